@@ -1,0 +1,65 @@
+"""docmigrate: schema-first migrations for versioned JSON documents.
+
+Families of documents live in folders of versioned JSON Schema files next to the step
+functions that upgrade one version to the next; the migrator detects a document's family and
+version, validates it, and chains the steps to the version asked for.
+"""
+
+from docmigrate.exceptions import (
+    ConfigurationError,
+    DataLossError,
+    DetectionError,
+    DocmigrateError,
+    DocumentInvalidError,
+    FamilyError,
+    JSONReadError,
+    MigrationError,
+    NoPathError,
+    RemoteReferenceError,
+    StepFailedError,
+    StepOutputInvalidError,
+    UnknownFamilyError,
+    UnknownVersionError,
+    WriteError,
+)
+from docmigrate.family import Family, Step
+from docmigrate.loader import load_family
+from docmigrate.migrator import MigrationResult, migrate
+from docmigrate.registry import Registry
+from docmigrate.steps import StepContext, downgrade, upgrade
+from docmigrate.validation import SchemaError, best_match, is_valid, iter_errors, validate
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConfigurationError",
+    "DataLossError",
+    "DetectionError",
+    "DocmigrateError",
+    "DocumentInvalidError",
+    "Family",
+    "FamilyError",
+    "JSONReadError",
+    "MigrationError",
+    "MigrationResult",
+    "NoPathError",
+    "Registry",
+    "RemoteReferenceError",
+    "SchemaError",
+    "Step",
+    "StepContext",
+    "StepFailedError",
+    "StepOutputInvalidError",
+    "UnknownFamilyError",
+    "UnknownVersionError",
+    "WriteError",
+    "__version__",
+    "best_match",
+    "downgrade",
+    "is_valid",
+    "iter_errors",
+    "load_family",
+    "migrate",
+    "upgrade",
+    "validate",
+]

@@ -1,0 +1,5 @@
+"""Run the command line: ``python -m docmigrate``."""
+
+from docmigrate.cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""The ``docmigrate`` command line: parse options, build a registry, run a verb, exit.
+
+Exit codes: 0 everything fine, 1 some file invalid, unreadable or not upgraded,
+2 usage, configuration or internal error. Only this module turns exceptions into messages.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from docmigrate import __version__
+from docmigrate.commands import describe_families, upgrade_paths, validate_paths
+from docmigrate.exceptions import ConfigurationError, DetectionError, FamilyError
+from docmigrate.registry import Registry
+from docmigrate.reports import FileReport
+
+EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+REPORT_FORMAT_VERSION = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def family_path_option(function: F) -> F:
+    """Add ``--family-path`` (repeatable) to a command."""
+    return click.option(
+        "--family-path",
+        "family_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="DIR",
+        help="A family folder, or a folder of family folders, to use besides the built-in "
+        "ones, [tool.docmigrate] family-paths and installed packages. Repeatable.",
+    )(function)
+
+
+def _registry(family_paths: Sequence[Path]) -> Registry:
+    return Registry.discover(family_paths)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="docmigrate")
+def cli() -> None:
+    """Validate and upgrade versioned JSON documents against their families' schemas.
+
+    A family is a folder of versioned JSON Schema files (1.0.schema.json, 1.1.schema.json, ...)
+    and the step functions that upgrade one version to the next. Each document's family and
+    version are detected from its content.
+
+    Exit codes: 0 all good, 1 some file invalid or not processed, 2 usage or configuration error.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--family", "family_name", metavar="NAME", help="Check every file as this family "
+              "instead of detecting it (the version is still read from each file).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text: one 'file:line:col: <json path>: message' line per "
+              "error; json: one object describing every file.")
+@family_path_option
+def validate(
+    paths: tuple[Path, ...], family_name: str | None, output_format: str,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Validate files and folders (every *.json under them) against their own version.
+
+    Each file is checked against the schema of the version it says it is at, so an old file
+    that was valid when written stays valid.
+    """
+    registry = _registry(family_paths)
+    _known_family(registry, family_name)
+    reports = list(validate_paths(paths, registry, family_name))
+    if output_format == "json":
+        _echo_json(reports)
+    else:
+        _echo_problems(reports)
+        invalid = sum(not r.ok for r in reports)
+        errors = sum(len(r.problems) for r in reports)
+        click.echo(f"{len(reports)} file(s), {invalid} invalid, {errors} error(s)")
+    _exit(reports)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write upgraded files into DIR (mirroring the folders given); files already "
+              "at the target are copied unchanged.")
+@click.option("--in-place", is_flag=True, help="Replace each file with its upgraded form; files "
+              "already at the target are not touched.")
+@click.option("--to", "to", metavar="VERSION", help="Target version (default: the family's "
+              "current version). An older version runs the family's downgrades.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
+@click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
+@click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How to report what was done.")
+@family_path_option
+def upgrade(
+    paths: tuple[Path, ...], out: Path | None, in_place: bool, to: str | None, dry_run: bool,
+    allow_loss: bool, family_name: str | None, output_format: str,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Upgrade files and folders to the current (or --to) version.
+
+    Every write is atomic: a temporary file in the same folder is written, flushed to disk and
+    renamed over the destination with the original's permissions, so an interrupted run never
+    leaves a half-written file. A file that is invalid or cannot be upgraded is reported and
+    left as it was; the others proceed.
+    """
+    if (out is None) == (not in_place):
+        raise click.UsageError("choose exactly one of --out DIR and --in-place")
+    if out is not None and any(_same_folder(out, p) for p in paths):
+        raise click.UsageError(f"--out {out} is an input folder; use --in-place to rewrite files")
+    registry = _registry(family_paths)
+    _known_family(registry, family_name)
+    if out is not None and not dry_run:
+        out.mkdir(parents=True, exist_ok=True)
+    reports = list(upgrade_paths(paths, registry, out=out, to=to, family_name=family_name,
+                                 dry_run=dry_run, allow_loss=allow_loss))
+    if output_format == "json":
+        _echo_json(reports)
+    else:
+        for report in reports:
+            if report.ok:
+                click.echo(_describe_action(report))
+        _echo_problems(reports)
+        done = sum(r.action in ("upgraded", "would upgrade") for r in reports)
+        verb = "would upgrade" if dry_run else "upgraded"
+        click.echo(f"{len(reports)} file(s): {done} {verb}, "
+                   f"{sum(not r.ok for r in reports)} failed")
+    _exit(reports)
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@family_path_option
+def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
+    """List the families found: versions, current version and the steps between them."""
+    described = describe_families(_registry(family_paths))
+    if output_format == "json":
+        click.echo(json.dumps(described, indent=2))
+        return
+    for family in described:
+        click.echo(f"{family['name']}  (current {family['current']})  {family['location']}")
+        if family["description"]:
+            click.echo(f"  {family['description']}")
+        default = family["default_version"]
+        click.echo(f"  versions: {', '.join(family['versions'])}"
+                   + (f" (no label means {default})" if default else ""))
+        for step in family["steps"]:
+            scope = f" each {step['per_record']}" if step["per_record"] else ""
+            drops = f" drops {', '.join(step['drops'])}" if step["drops"] else ""
+            click.echo(f"  {step['direction']:9} {step['from']} -> {step['to']}: "
+                       f"{step['function']}{scope}{drops}")
+
+
+def _same_folder(out: Path, given: Path) -> bool:
+    return given.is_dir() and out.resolve() == given.resolve()
+
+
+def _known_family(registry: Registry, name: str | None) -> None:
+    if name is not None:
+        registry.get(name)
+
+
+def _describe_action(report: FileReport) -> str:
+    at = f"{report.family} {report.version}"
+    if report.action in ("upgraded", "would upgrade"):
+        where = "" if report.output == report.path else f" -> {report.output}"
+        return (f"{report.path}: {report.action} {at} -> {report.target}{where} "
+                f"({', '.join(report.steps)})")
+    if report.action == "copied":
+        return f"{report.path}: already at {report.target}, copied unchanged -> {report.output}"
+    return f"{report.path}: already at {report.target}, unchanged"
+
+
+def _echo_problems(reports: Iterable[FileReport]) -> None:
+    for report in reports:
+        for problem in report.problems:
+            click.echo(f"{report.path}:{problem.line}:{problem.column}: "
+                       f"{problem.json_path}: {problem.message}")
+
+
+def _echo_json(reports: Sequence[FileReport]) -> None:
+    document = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "files": [asdict(r) | {"valid": r.ok} for r in reports],
+        "summary": {
+            "files": len(reports),
+            "invalid": sum(not r.ok for r in reports),
+            "errors": sum(len(r.problems) for r in reports),
+        },
+    }
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _exit(reports: Sequence[FileReport]) -> None:
+    sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_INVALID)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; errors the user can fix are messages, never tracebacks."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="docmigrate",
+                 standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_ERROR)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except (ConfigurationError, FamilyError, DetectionError) as error:
+        click.echo(f"docmigrate: error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception:
+        click.echo("docmigrate: internal error (please report it):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_OK)

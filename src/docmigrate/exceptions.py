@@ -1,0 +1,175 @@
+"""The error tree of docmigrate.
+
+Every failure is a typed exception that carries data; only the command line turns them into
+messages and exit codes::
+
+    DocmigrateError
+    ├── JSONReadError              a document could not be read as exact JSON (file, line, column)
+    ├── FamilyError                a family folder is broken (family, file, what is wrong)
+    │   └── RemoteReferenceError   a schema names a `$ref` outside the family (no network, ever)
+    ├── ConfigurationError         family paths, pyproject settings or entry points are unusable
+    ├── DetectionError             a document's family or version cannot be told
+    │   ├── UnknownFamilyError     no family or several families match
+    │   └── UnknownVersionError    the version label is absent or not one the family knows
+    ├── DocumentInvalidError       a document fails its version's schema (all errors attached)
+    ├── MigrationError             a plan cannot be made or run
+    │   ├── NoPathError            no chain of steps leads to the target version
+    │   ├── StepFailedError        a step raised
+    │   ├── StepOutputInvalidError a step's output fails its target schema
+    │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
+    └── WriteError                 an output file could not be written (the original is untouched)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docmigrate.validation import SchemaError
+
+
+class DocmigrateError(Exception):
+    """Base class of every error docmigrate raises on purpose."""
+
+
+class JSONReadError(DocmigrateError):
+    """A document is not JSON that docmigrate accepts (malformed, hostile or ambiguous).
+
+    ``line`` and ``column`` are 1-based; ``column`` counts characters, not bytes.
+    """
+
+    def __init__(self, message: str, *, line: int, column: int, source: str = "<string>") -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.source = source
+        super().__init__(f"{source}:{line}:{column}: {message}")
+
+
+class FamilyError(DocmigrateError):
+    """A family folder cannot be loaded: names the family (or folder) and the reason."""
+
+    def __init__(self, family: str, message: str) -> None:
+        self.family = family
+        self.message = message
+        super().__init__(f"family {family!r}: {message}")
+
+
+class RemoteReferenceError(FamilyError):
+    """A schema refers to a resource outside its family; docmigrate never fetches one."""
+
+
+class ConfigurationError(DocmigrateError):
+    """Family paths, ``[tool.docmigrate]`` settings or entry points are unusable."""
+
+
+class DetectionError(DocmigrateError):
+    """The family or the version of a document cannot be determined."""
+
+
+class UnknownFamilyError(DetectionError):
+    """No family, or more than one family, matches a document."""
+
+    def __init__(self, message: str, *, candidates: Sequence[str] = ()) -> None:
+        self.candidates = tuple(candidates)
+        super().__init__(message)
+
+
+class UnknownVersionError(DetectionError):
+    """A document's version label is absent or unknown to its family."""
+
+    def __init__(
+        self, message: str, *, family: str, label: object, known: Sequence[str]
+    ) -> None:
+        self.family = family
+        self.label = label
+        self.known = tuple(known)
+        super().__init__(message)
+
+
+class DocumentInvalidError(DocmigrateError):
+    """A document fails the schema of the version it claims; ``errors`` holds every problem."""
+
+    def __init__(
+        self, family: str, version: str, errors: Sequence[SchemaError]
+    ) -> None:
+        self.family = family
+        self.version = version
+        self.errors = tuple(errors)
+        best = self.errors[0] if self.errors else None
+        where = f" at {best.json_path}: {best.message}" if best else ""
+        super().__init__(
+            f"not a valid {family} {version} document ({len(self.errors)} error(s)){where}"
+        )
+
+
+class MigrationError(DocmigrateError):
+    """A plan cannot be made or run."""
+
+
+class NoPathError(MigrationError):
+    """No chain of registered steps leads from one version to another."""
+
+    def __init__(self, family: str, source: str, target: str) -> None:
+        self.family = family
+        self.source = source
+        self.target = target
+        super().__init__(f"family {family!r}: no steps lead from version {source} to {target}")
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What an error needs to know about a step: its function name and edge."""
+
+    function: str
+    source: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.function} ({self.source} -> {self.target})"
+
+
+class StepFailedError(MigrationError):
+    """A step raised an exception; the original exception is chained as ``__cause__``."""
+
+    def __init__(self, step: StepInfo, message: str, *, json_path: str = "$") -> None:
+        self.step = step
+        self.json_path = json_path
+        super().__init__(f"step {step} failed at {json_path}: {message}")
+
+
+class StepOutputInvalidError(MigrationError):
+    """A step produced a document that its target version's schema rejects."""
+
+    def __init__(self, step: StepInfo, errors: Sequence[SchemaError]) -> None:
+        self.step = step
+        self.errors = tuple(errors)
+        best = self.errors[0]
+        self.json_path = best.json_path
+        super().__init__(
+            f"step {step} produced an invalid {step.target} document "
+            f"at {best.json_path}: {best.message}"
+        )
+
+
+class DataLossError(MigrationError):
+    """A downgrade would drop data present in the document and loss was not allowed."""
+
+    def __init__(self, step: StepInfo, json_paths: Sequence[str]) -> None:
+        self.step = step
+        self.json_paths = tuple(json_paths)
+        shown = ", ".join(self.json_paths[:5]) + (" ..." if len(self.json_paths) > 5 else "")
+        super().__init__(
+            f"step {step} would drop data present at {shown}; "
+            "allow loss explicitly to downgrade anyway"
+        )
+
+
+class WriteError(DocmigrateError):
+    """An output file could not be written; the file that was there is left as it was."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")

@@ -1,0 +1,187 @@
+"""Finding families and telling which one a document belongs to.
+
+Families come from four places, in this order: the ones built into docmigrate, folders
+named by the caller (``--family-path``), ``[tool.docmigrate] family-paths`` in the working
+directory's ``pyproject.toml``, and installed packages that declare an entry point in the
+group ``docmigrate.families``. A folder may be a family folder or a folder of family folders.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any
+
+from docmigrate.exceptions import ConfigurationError, DetectionError, UnknownFamilyError
+from docmigrate.family import Family
+from docmigrate.loader import is_family_folder, load_family
+
+ENTRY_POINT_GROUP = "docmigrate.families"
+BUILTIN_FOLDER = Path(__file__).parent / "families"
+_PYPROJECT_KEYS = {"family-paths"}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """An immutable set of families, by name."""
+
+    families: Mapping[str, Family]
+
+    @classmethod
+    def of(cls, *families: Family) -> Registry:
+        """Build a registry from loaded families (names must be unique)."""
+        registry = cls(MappingProxyType({}))
+        for family in families:
+            registry = registry.with_family(family)
+        return registry
+
+    @classmethod
+    def discover(
+        cls,
+        family_paths: Iterable[str | Path] = (),
+        *,
+        cwd: str | Path | None = None,
+        builtin: bool = True,
+        entry_points: bool = True,
+    ) -> Registry:
+        """Load the built-in families, the given folders, pyproject's and entry points'."""
+        folders: list[Path] = []
+        if builtin:
+            folders += _family_folders(BUILTIN_FOLDER)
+        for path in family_paths:
+            folders += _family_folders(Path(path))
+        folders += [f for p in pyproject_family_paths(Path(cwd or ".")) for f in _family_folders(p)]
+        if entry_points:
+            folders += [f for p in _entry_point_paths() for f in _family_folders(p)]
+        unique = list(dict.fromkeys(f.resolve() for f in folders))
+        return cls.of(*(load_family(folder) for folder in unique))
+
+    def with_family(self, family: Family) -> Registry:
+        """Return a new registry that also holds ``family``."""
+        if family.name in self.families:
+            raise ConfigurationError(
+                f"two families are named {family.name!r}: "
+                f"{self.families[family.name].location} and {family.location}"
+            )
+        return Registry(MappingProxyType({**self.families, family.name: family}))
+
+    def __iter__(self) -> Iterator[Family]:
+        return iter(self.families.values())
+
+    def get(self, name: str) -> Family:
+        """Return the family called ``name``; the error lists the known ones."""
+        try:
+            return self.families[name]
+        except KeyError:
+            raise UnknownFamilyError(
+                f"no family named {name!r} (known: {', '.join(self.families) or 'none'})",
+                candidates=tuple(self.families),
+            ) from None
+
+    def detect(self, document: Any) -> Family:
+        """Return the one family whose detection rules and versions fit ``document``.
+
+        A family is a candidate when its ``[detect]`` rules hold and the document's version
+        label is one it knows (or is absent and the family has a default version).
+        """
+        by_rules = [f for f in self if f.detect.hold_for(document)]
+        candidates = [f for f in by_rules if f.knows_version_of(document)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            names = ", ".join(f.name for f in candidates)
+            raise UnknownFamilyError(
+                f"the document fits several families: {names}; choose one (--family)",
+                candidates=[f.name for f in candidates],
+            )
+        if by_rules:
+            # The shape fits but the label does not: say what the family would accept.
+            details = "; ".join(_label_problem(f, document) for f in by_rules)
+            raise UnknownFamilyError(
+                f"the document looks like {', '.join(f.name for f in by_rules)} but {details}",
+                candidates=[f.name for f in by_rules],
+            )
+        raise UnknownFamilyError(
+            f"the document matches no known family (known: {', '.join(self.families) or 'none'})"
+        )
+
+
+def _label_problem(family: Family, document: Any) -> str:
+    """Say why ``family`` refuses the version label of ``document``."""
+    try:
+        family.version_of(document)
+    except DetectionError as error:
+        return str(error)
+    return f"family {family.name!r} accepts its version"
+
+
+def pyproject_family_paths(cwd: Path) -> list[Path]:
+    """Return ``[tool.docmigrate] family-paths`` of ``cwd/pyproject.toml``, made absolute."""
+    path = cwd / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path}: {error}") from None
+    table = settings.get("tool", {}).get("docmigrate", {})
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"{path}: [tool.docmigrate] must be a table")
+    unknown = set(table) - _PYPROJECT_KEYS
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: unknown key(s) in [tool.docmigrate]: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(_PYPROJECT_KEYS))})"
+        )
+    paths = table.get("family-paths", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigurationError(f"{path}: family-paths must be a list of folder names")
+    return [cwd / p for p in paths]
+
+
+def _family_folders(path: Path) -> list[Path]:
+    """Return the family folders at ``path``: itself, or its immediate subfolders."""
+    if not path.is_dir():
+        raise ConfigurationError(f"family path {path} is not a folder")
+    if is_family_folder(path):
+        return [path]
+    found = sorted(sub for sub in path.iterdir() if sub.is_dir() and is_family_folder(sub))
+    if not found:
+        raise ConfigurationError(
+            f"family path {path} has no family.toml, nor do its subfolders"
+        )
+    return found
+
+
+def _entry_point_paths() -> list[Path]:
+    """Return the folders that installed packages declare in ``docmigrate.families``."""
+    paths: list[Path] = []
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            value = entry_point.load()
+            if callable(value) and not isinstance(value, ModuleType):
+                value = value()
+        except Exception as error:
+            raise ConfigurationError(
+                f"entry point {entry_point.name!r} ({entry_point.value}) failed to load: {error}"
+            ) from error
+        paths += _paths_of(entry_point.name, value)
+    return paths
+
+
+def _paths_of(name: str, value: Any) -> list[Path]:
+    if isinstance(value, ModuleType):
+        if value.__file__ is None:
+            raise ConfigurationError(f"entry point {name!r}: module {value.__name__} has no folder")
+        return [Path(value.__file__).parent]
+    if isinstance(value, str | Path):
+        return [Path(value)]
+    if isinstance(value, Iterable):
+        return [p for item in value for p in _paths_of(name, item)]
+    raise ConfigurationError(
+        f"entry point {name!r} must name a package, a folder path or a function returning them"
+    )

@@ -1,0 +1,37 @@
+"""What the file-level commands found, as data (rendering lives in the command line)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one file, placed by line and column and by JSON path."""
+
+    line: int
+    column: int
+    json_path: str
+    message: str
+    keyword: str = ""
+    """The schema keyword that failed, or the kind of problem (``json``, ``version``, ...)."""
+
+
+@dataclass
+class FileReport:
+    """The outcome for one file."""
+
+    path: str
+    family: str | None = None
+    version: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    target: str | None = None
+    steps: list[str] = field(default_factory=list)
+    action: str = ""
+    """For upgrades: ``upgraded``, ``unchanged``, ``copied``, ``would upgrade`` or ``""``."""
+    output: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the file had no problem."""
+        return not self.problems

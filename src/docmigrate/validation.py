@@ -1,0 +1,124 @@
+"""Validating documents against a family's schemas (JSON Schema Draft 2020-12).
+
+Two tiers, as in jsonschema: :func:`iter_errors` yields every problem as a
+:class:`SchemaError`; :func:`validate` raises :class:`DocumentInvalidError` carrying them all,
+best first. Formats are asserted, regular expressions follow ECMA-262 (a ``$`` does not match
+before a trailing newline), and ``$ref`` resolves only inside the schema: the validator is
+built offline, so no network access is ever attempted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+
+from docmigrate.exceptions import DocumentInvalidError
+from docmigrate.pointers import Path, format_pointer, json_path
+
+if TYPE_CHECKING:
+    from docmigrate.family import Family
+
+# Errors under these keywords are guesses about which branch was meant: less helpful.
+_WEAK_KEYWORDS = frozenset({"anyOf", "oneOf", "not", "if", "then", "else"})
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One way a document fails a schema."""
+
+    path: Path
+    """Where in the document (keys and indexes from the root)."""
+    schema_path: tuple[str | int, ...]
+    """Where in the schema: the keyword that failed is the last element."""
+    message: str
+
+    @property
+    def json_path(self) -> str:
+        """The document location as ``$.a[0].b``."""
+        return json_path(self.path)
+
+    @property
+    def pointer(self) -> str:
+        """The document location as a JSON Pointer."""
+        return format_pointer(self.path)
+
+    @property
+    def keyword(self) -> str:
+        """The schema keyword that failed (e.g. ``enum``, ``required``)."""
+        for part in reversed(self.schema_path):
+            if isinstance(part, str) and not part.isdigit():
+                return part
+        return ""
+
+
+def compile_schema(schema: Mapping[str, Any], uri: str) -> Any:
+    """Build an offline, format-asserting validator for ``schema`` known as ``uri``."""
+    registry = jsonschema_rs.Registry([(uri, dict(schema))])
+    return jsonschema_rs.Draft202012Validator(
+        dict(schema),
+        validate_formats=True,
+        ignore_unknown_formats=True,
+        registry=registry,
+        base_uri=uri,
+        offline=True,
+    )
+
+
+def _to_schema_error(error: Any) -> SchemaError:
+    return SchemaError(
+        path=tuple(error.instance_path),
+        schema_path=tuple(error.schema_path),
+        message=_message(error),
+    )
+
+
+def _message(error: Any) -> str:
+    """The validator's message, with every allowed value spelled out for ``enum``."""
+    options = getattr(error.kind, "options", None)
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum) and isinstance(options, list):
+        allowed = ", ".join(_show(option) for option in options)
+        return f"{_show(error.instance)} is not one of {allowed}"
+    return str(error.message)
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def iter_errors(document: Any, family: Family, version: str) -> Iterator[SchemaError]:
+    """Yield every error of ``document`` against ``family``'s schema for ``version``."""
+    validator = family.validator(version)
+    for error in validator.iter_errors(document):
+        yield _to_schema_error(error)
+
+
+def is_valid(document: Any, family: Family, version: str) -> bool:
+    """Tell whether ``document`` is valid under ``family``'s schema for ``version``."""
+    return bool(family.validator(version).is_valid(document))
+
+
+def _relevance(error: SchemaError) -> tuple[bool, int]:
+    """Sort key, best first: strong keywords before weak ones, shallow before deep."""
+    weak = any(part in _WEAK_KEYWORDS for part in error.schema_path)
+    return (weak, len(error.path))
+
+
+def sort_errors(errors: Iterable[SchemaError]) -> list[SchemaError]:
+    """Order errors best first, keeping document order among equally relevant ones."""
+    return sorted(errors, key=_relevance)
+
+
+def best_match(errors: Iterable[SchemaError]) -> SchemaError | None:
+    """Return the most relevant error, or None when there is none."""
+    ordered = sort_errors(errors)
+    return ordered[0] if ordered else None
+
+
+def validate(document: Any, family: Family, version: str) -> None:
+    """Raise :class:`DocumentInvalidError` (all errors, best first) if ``document`` is invalid."""
+    if is_valid(document, family, version):
+        return
+    raise DocumentInvalidError(family.name, version, sort_errors(iter_errors(document, family, version)))

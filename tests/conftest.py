@@ -1,0 +1,88 @@
+"""Shared fixtures: the built-in family, the data folders and a family-folder builder."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from docmigrate import Family, Registry
+from docmigrate.registry import BUILTIN_FOLDER
+
+DATA = Path(__file__).parent / "data"
+HISTORY_DATA = DATA / "production_history"
+
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """The built-in families only."""
+    return Registry.discover(builtin=True, entry_points=False, cwd=BUILTIN_FOLDER)
+
+
+@pytest.fixture(scope="session")
+def history(registry: Registry) -> Family:
+    """The built-in production-history family."""
+    return registry.get("production-history")
+
+
+FamilyMaker = Callable[..., Path]
+
+
+@pytest.fixture
+def make_family(tmp_path: Path) -> FamilyMaker:
+    """Write a family folder from schemas (version -> dict) and steps source; return its path."""
+
+    def make(
+        schemas: dict[str, Any],
+        steps: str = "",
+        *,
+        name: str = "demo",
+        toml: str = 'version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n',
+        folder: Path | None = None,
+    ) -> Path:
+        target = folder or tmp_path / name
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "family.toml").write_text(f'name = "{name}"\n{toml}', encoding="utf-8")
+        for version, schema in schemas.items():
+            (target / f"{version}.schema.json").write_text(json.dumps(schema), encoding="utf-8")
+        if steps:
+            source = "from docmigrate import upgrade, downgrade\n" + textwrap.dedent(steps)
+            (target / "steps.py").write_text(source, encoding="utf-8")
+        return target
+
+    return make
+
+
+def simple_schema(version: str, **extra_item_properties: Any) -> dict[str, Any]:
+    """A small schema for demo families: {"v": version, "items": [{"id": str, ...}]}."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["v", "items"],
+        "properties": {
+            "v": {"const": version},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {"id": {"type": "string"}, **extra_item_properties},
+                    "additionalProperties": False,
+                },
+            },
+        },
+    }

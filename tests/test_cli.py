@@ -1,0 +1,226 @@
+"""The command line: validate, upgrade and families, with exit codes and file safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import HISTORY_DATA
+
+from docmigrate import jsonio
+from docmigrate.cli import main
+
+VALID_10 = HISTORY_DATA / "1.0" / "valid" / "two-runs.json"
+VALID_11 = HISTORY_DATA / "1.1" / "valid" / "with-losses.json"
+INVALID_11 = HISTORY_DATA / "1.1" / "invalid" / "unknown-loss-category.json"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """Run the command line in-process; return exit code, stdout and stderr."""
+    with pytest.raises(SystemExit) as done:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return int(done.value.code or 0), captured.out, captured.err
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """A folder with a 1.0, a 1.1 and an invalid file, plus a non-JSON file that is ignored."""
+    folder = tmp_path / "archive"
+    (folder / "old").mkdir(parents=True)
+    shutil.copy(VALID_10, folder / "old" / "a.json")
+    shutil.copy(VALID_11, folder / "b.json")
+    shutil.copy(INVALID_11, folder / "c.json")
+    (folder / "notes.txt").write_text("not a document")
+    return folder
+
+
+def test_validate_clean_files_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """Valid files of both versions: exit 0 and a summary."""
+    code, out, _ = run(capsys, "validate", VALID_10, VALID_11)
+    assert code == 0
+    assert out.strip().endswith("2 file(s), 0 invalid, 0 error(s)")
+
+
+def test_validate_reports_file_line_col_path_message(capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid file gives `file:line:col: <json path>: message` and exit 1."""
+    code, out, _ = run(capsys, "validate", INVALID_11)
+    assert code == 1
+    text = INVALID_11.read_text(encoding="utf-8").splitlines()
+    line = next(i for i, t in enumerate(text, 1) if '"melted"' in t)
+    column = text[line - 1].index('"melted"') + 1
+    assert (f"{INVALID_11}:{line}:{column}: $.production_runs[0].losses[0].loss_category: "
+            in out)
+    assert "'melted' is not one of" in out or '"melted" is not one of' in out
+
+
+def test_validate_walks_folders_recursively(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    """Folders are searched for *.json; each file is checked against its own version."""
+    code, out, _ = run(capsys, "validate", "--format", "json", archive)
+    assert code == 1
+    report = json.loads(out)
+    by_name = {Path(f["path"]).name: f for f in report["files"]}
+    assert set(by_name) == {"a.json", "b.json", "c.json"}
+    assert (by_name["a.json"]["version"], by_name["a.json"]["valid"]) == ("1.0", True)
+    assert (by_name["b.json"]["version"], by_name["b.json"]["valid"]) == ("1.1", True)
+    assert by_name["c.json"]["problems"][0]["keyword"] == "enum"
+    assert report["summary"] == {"files": 3, "invalid": 1, "errors": 1}
+
+
+def test_validate_malformed_json_points_at_the_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A syntax error is reported with its line and column, exit 1, no traceback."""
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "version": "1.1",\n  "production_runs": [,]\n}\n')
+    code, out, err = run(capsys, "validate", broken)
+    assert code == 1
+    assert out.startswith(f"{broken}:3:")
+    assert "Traceback" not in out + err
+
+
+def test_validate_unknown_version_names_known_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A production-history file labelled 2.0 is refused with the known versions."""
+    document = tmp_path / "future.json"
+    document.write_text('{"version": "2.0", "exported_at": "2025-12-21T12:00:00", "production_runs": []}')
+    code, out, _ = run(capsys, "validate", document)
+    assert code == 1
+    assert "'2.0' is not a known version (known: 1.0, 1.1)" in out
+
+
+def test_validate_forced_family(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--family checks as that family even when detection would not match."""
+    document = tmp_path / "x.json"
+    document.write_text('{"version": "1.1"}')
+    code, out, _ = run(capsys, "validate", "--family", "production-history", document)
+    assert code == 1
+    assert "production_runs" in out
+
+
+def test_validate_unknown_family_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--family with a name that does not exist exits 2 listing the known families."""
+    code, _, err = run(capsys, "validate", "--family", "nope", VALID_10)
+    assert code == 2
+    assert "no family named 'nope' (known: production-history" in err
+
+
+def test_validate_missing_file_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An unreadable path is a per-file error (exit 1), not a crash."""
+    code, out, _ = run(capsys, "validate", tmp_path / "missing.json")
+    assert code == 1
+    assert "cannot read the file" in out
+
+
+def test_bad_family_path_is_a_configuration_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--family-path to a folder without families exits 2."""
+    code, _, err = run(capsys, "validate", "--family-path", tmp_path, VALID_10)
+    assert code == 2
+    assert "no family.toml" in err
+
+
+def test_upgrade_out_writes_upgraded_and_copies_current(
+    capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path
+) -> None:
+    """--out mirrors the folder: 1.0 upgraded, 1.1 copied as is, invalid reported, exit 1."""
+    out_dir = tmp_path / "out"
+    before = {p: p.read_bytes() for p in archive.rglob("*.json")}
+    code, out, _ = run(capsys, "upgrade", archive, "--out", out_dir)
+    assert code == 1
+    assert {p: p.read_bytes() for p in archive.rglob("*.json")} == before
+    upgraded = jsonio.load_path(out_dir / "old" / "a.json").value
+    assert upgraded["version"] == "1.1"
+    assert (out_dir / "b.json").read_bytes() == (archive / "b.json").read_bytes()
+    assert not (out_dir / "c.json").exists()
+    assert "upgraded production-history 1.0 -> 1.1" in out
+    assert "3 file(s): 1 upgraded, 1 failed" in out
+
+
+def test_upgrade_in_place_leaves_current_files_untouched(
+    capsys: pytest.CaptureFixture[str], archive: Path
+) -> None:
+    """--in-place rewrites only what changes; current files keep bytes and mtime."""
+    current = archive / "b.json"
+    os.utime(current, (1_000_000, 1_000_000))
+    old = archive / "old" / "a.json"
+    os.chmod(old, 0o640)
+    before = current.read_bytes()
+    code, _, _ = run(capsys, "upgrade", archive, "--in-place")
+    assert code == 1
+    assert current.read_bytes() == before
+    assert current.stat().st_mtime == 1_000_000
+    assert jsonio.load_path(old).value["version"] == "1.1"
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    assert list(archive.rglob("*.docmigrate-tmp")) == []
+
+
+def test_upgrade_dry_run_writes_nothing(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    """--dry-run says what would change and changes nothing."""
+    before = {p: p.read_bytes() for p in archive.rglob("*")if p.is_file()}
+    code, out, _ = run(capsys, "upgrade", archive, "--in-place", "--dry-run")
+    assert code == 1
+    assert "would upgrade production-history 1.0 -> 1.1" in out
+    assert {p: p.read_bytes() for p in archive.rglob("*") if p.is_file()} == before
+
+
+def test_upgrade_requires_out_or_in_place(capsys: pytest.CaptureFixture[str]) -> None:
+    """Neither or both of --out/--in-place is a usage error (exit 2)."""
+    code, _, err = run(capsys, "upgrade", VALID_10)
+    assert code == 2
+    assert "exactly one of --out DIR and --in-place" in err
+
+
+def test_upgrade_to_older_version_refuses_loss(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Downgrading a file with losses is refused (exit 1) unless --allow-loss."""
+    code, out, _ = run(capsys, "upgrade", VALID_11, "--to", "1.0", "--out", tmp_path / "o")
+    assert code == 1
+    assert "would drop data present at $.production_runs[0]" in out
+    code, _, _ = run(capsys, "upgrade", VALID_11, "--to", "1.0", "--allow-loss", "--out", tmp_path / "o")
+    assert code == 0
+
+
+def test_upgrade_write_failure_keeps_original(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the replace fails (e.g. disk full), the original is intact and the file is named."""
+    target = tmp_path / "a.json"
+    shutil.copy(VALID_10, target)
+    before = target.read_bytes()
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    code, out, _ = run(capsys, "upgrade", target, "--in-place")
+    assert code == 1
+    assert f"{target}" in out and "No space left on device" in out
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_families_lists_versions_and_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    """`families` shows the built-in family, its versions, current and steps."""
+    code, out, _ = run(capsys, "families")
+    assert code == 0
+    assert "production-history  (current 1.1)" in out
+    assert "upgrade   1.0 -> 1.1: add_loss_tracking each /production_runs" in out
+    assert "downgrade 1.1 -> 1.0: drop_loss_tracking" in out
+
+
+def test_module_entry_point_runs(tmp_path: Path) -> None:
+    """`python -m docmigrate` works and shows help."""
+    done = subprocess.run([sys.executable, "-m", "docmigrate", "--help"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0
+    assert "validate" in done.stdout and "upgrade" in done.stdout
