@@ -57,16 +57,20 @@ def generate(runs: int, version: str) -> dict[str, Any]:
             lost = i % 5 == 0
             run["production_status"] = "partial_loss" if lost else "complete"
             run["loss_quantity"] = 2 if lost else 0
-            run["losses"] = [
-                {
-                    "uuid": f"00000000-0000-4000-a000-{i:012d}",
-                    "loss_category": CATEGORIES[i % len(CATEGORIES)],
-                    "loss_quantity": 2,
-                    "per_unit_cost": f"0.{i % 10000:04d}",
-                    "total_loss_cost": f"0.{(2 * i) % 10000:04d}",
-                    "notes": None,
-                }
-            ] if lost else []
+            run["losses"] = (
+                [
+                    {
+                        "uuid": f"00000000-0000-4000-a000-{i:012d}",
+                        "loss_category": CATEGORIES[i % len(CATEGORIES)],
+                        "loss_quantity": 2,
+                        "per_unit_cost": f"0.{i % 10000:04d}",
+                        "total_loss_cost": f"0.{(2 * i) % 10000:04d}",
+                        "notes": None,
+                    }
+                ]
+                if lost
+                else []
+            )
         production_runs.append(run)
     header: dict[str, Any] = {"version": version, "exported_at": "2025-12-21T12:00:00+00:00"}
     return {**header, "production_runs": production_runs}
@@ -109,7 +113,9 @@ def in_subprocess(task: str, source: Path, target: Path) -> dict[str, float]:
     """Measure ``task`` in a fresh interpreter (so peak memory is the task's own)."""
     done = subprocess.run(
         [sys.executable, __file__, "--measure", task, str(source), str(target)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result: dict[str, float] = json.loads(done.stdout)
     return result
@@ -120,8 +126,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="write the generated files here and keep them")
-    parser.add_argument("--measure", nargs=3, metavar=("TASK", "SOURCE", "TARGET"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--measure", nargs=3, metavar=("TASK", "SOURCE", "TARGET"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.measure:
         task, source, target = args.measure
@@ -147,8 +154,10 @@ def main() -> None:
         base = in_subprocess(baseline, source, target)
         for task, figures in ((ours, mine), (baseline, base)):
             print(f"{title:34} {task:22} {figures['seconds']:8.2f} {figures['peak_mib']:9.0f}")
-        print(f"{'':34} {'ratio (ours/baseline)':22} {mine['seconds'] / base['seconds']:8.2f} "
-              f"{mine['peak_mib'] / base['peak_mib']:9.2f}")
+        print(
+            f"{'':34} {'ratio (ours/baseline)':22} {mine['seconds'] / base['seconds']:8.2f} "
+            f"{mine['peak_mib'] / base['peak_mib']:9.2f}"
+        )
     if args.keep is None:
         for path in folder.iterdir():
             path.unlink()

@@ -55,12 +55,13 @@ def test_validate_reports_file_line_col_path_message(capsys: pytest.CaptureFixtu
     text = INVALID_11.read_text(encoding="utf-8").splitlines()
     line = next(i for i, t in enumerate(text, 1) if '"melted"' in t)
     column = text[line - 1].index('"melted"') + 1
-    assert (f"{INVALID_11}:{line}:{column}: $.production_runs[0].losses[0].loss_category: "
-            in out)
+    assert f"{INVALID_11}:{line}:{column}: $.production_runs[0].losses[0].loss_category: " in out
     assert "'melted' is not one of" in out or '"melted" is not one of' in out
 
 
-def test_validate_walks_folders_recursively(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+def test_validate_walks_folders_recursively(
+    capsys: pytest.CaptureFixture[str], archive: Path
+) -> None:
     """Folders are searched for *.json; each file is checked against its own version."""
     code, out, _ = run(capsys, "validate", "--format", "json", archive)
     assert code == 1
@@ -90,7 +91,9 @@ def test_validate_unknown_version_names_known_ones(
 ) -> None:
     """A production-history file labelled 2.0 is refused with the known versions."""
     document = tmp_path / "future.json"
-    document.write_text('{"version": "2.0", "exported_at": "2025-12-21T12:00:00", "production_runs": []}')
+    document.write_text(
+        '{"version": "2.0", "exported_at": "2025-12-21T12:00:00", "production_runs": []}'
+    )
     code, out, _ = run(capsys, "validate", document)
     assert code == 1
     assert "'2.0' is not a known version (known: 1.0, 1.1)" in out
@@ -112,7 +115,9 @@ def test_validate_unknown_family_is_a_usage_error(capsys: pytest.CaptureFixture[
     assert "no family named 'nope' (known: production-history" in err
 
 
-def test_validate_missing_file_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_missing_file_is_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """An unreadable path is a per-file error (exit 1), not a crash."""
     code, out, _ = run(capsys, "validate", tmp_path / "missing.json")
     assert code == 1
@@ -165,7 +170,7 @@ def test_upgrade_in_place_leaves_current_files_untouched(
 
 def test_upgrade_dry_run_writes_nothing(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
     """--dry-run says what would change and changes nothing."""
-    before = {p: p.read_bytes() for p in archive.rglob("*")if p.is_file()}
+    before = {p: p.read_bytes() for p in archive.rglob("*") if p.is_file()}
     code, out, _ = run(capsys, "upgrade", archive, "--in-place", "--dry-run")
     assert code == 1
     assert "would upgrade production-history 1.0 -> 1.1" in out
@@ -186,7 +191,9 @@ def test_upgrade_to_older_version_refuses_loss(
     code, out, _ = run(capsys, "upgrade", VALID_11, "--to", "1.0", "--out", tmp_path / "o")
     assert code == 1
     assert "would drop data present at $.production_runs[0]" in out
-    code, _, _ = run(capsys, "upgrade", VALID_11, "--to", "1.0", "--allow-loss", "--out", tmp_path / "o")
+    code, _, _ = run(
+        capsys, "upgrade", VALID_11, "--to", "1.0", "--allow-loss", "--out", tmp_path / "o"
+    )
     assert code == 0
 
 
@@ -220,7 +227,19 @@ def test_families_lists_versions_and_steps(capsys: pytest.CaptureFixture[str]) -
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     """`python -m docmigrate` works and shows help."""
-    done = subprocess.run([sys.executable, "-m", "docmigrate", "--help"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "docmigrate", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0
     assert "validate" in done.stdout and "upgrade" in done.stdout
+
+
+def test_upgrade_keeps_the_file_layout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A compact file without final newline is written back compact, without one."""
+    source = HISTORY_DATA / "1.0" / "valid" / "compact-exponent-free.json"
+    code, _, _ = run(capsys, "upgrade", source, "--out", tmp_path)
+    assert code == 0
+    written = (tmp_path / source.name).read_text(encoding="utf-8")
+    assert "\n" not in written
+    assert '"per_unit_cost":"1.0416666"' in written
+    assert written.startswith('{"version":"1.1","exported_at":')

@@ -131,7 +131,7 @@ def test_plan_chains_per_record_and_per_document_steps(make_family: FamilyMaker)
 
 def test_step_output_invalid_names_step_and_path(make_family: FamilyMaker) -> None:
     """A step whose output breaks its target schema is named with from -> to and JSON path."""
-    broken = STEPS_CHAIN.replace('* 2', '* 0')
+    broken = STEPS_CHAIN.replace("* 2", "* 0")
     family = _chain(make_family, broken)
     with pytest.raises(StepOutputInvalidError) as caught:
         migrate({"v": "1", "items": [{"id": "a"}]}, family)
@@ -142,8 +142,10 @@ def test_step_output_invalid_names_step_and_path(make_family: FamilyMaker) -> No
 
 def test_failing_step_names_function_and_record(make_family: FamilyMaker) -> None:
     """An exception in a per-record step says which step and which record."""
-    failing = STEPS_CHAIN.replace("item.update(context.defaults())",
-                                  "item.update(context.defaults())\n    1 / (item['id'] != 'b')")
+    failing = STEPS_CHAIN.replace(
+        "item.update(context.defaults())",
+        "item.update(context.defaults())\n    1 / (item['id'] != 'b')",
+    )
     family = _chain(make_family, failing)
     with pytest.raises(StepFailedError) as caught:
         migrate({"v": "1", "items": [{"id": "a"}, {"id": "b"}]}, family)

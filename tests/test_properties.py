@@ -53,7 +53,7 @@ def test_decimal_text_and_key_order_survive_the_upgrade(document: dict[str, Any]
     assert [k for k in upgraded if k != "version"] == [k for k in document if k != "version"]
     for old, new in zip(document["production_runs"], upgraded["production_runs"], strict=True):
         assert list(new.items())[: len(old)] == list(old.items())
-        assert list(new)[len(old):] == ["production_status", "loss_quantity", "losses"]
+        assert list(new)[len(old) :] == ["production_status", "loss_quantity", "losses"]
 
 
 @given(documents(HISTORY, "1.0"))
@@ -64,7 +64,9 @@ def test_downgrade_inverts_upgrade_for_1_0_documents(document: dict[str, Any]) -
     assert downgraded == _labelled(document, "1.0")
 
 
-@given(st.sampled_from(HISTORY.versions).flatmap(lambda v: documents(HISTORY, v).map(lambda d: (v, d))))
+@given(
+    st.sampled_from(HISTORY.versions).flatmap(lambda v: documents(HISTORY, v).map(lambda d: (v, d)))
+)
 def test_drawn_documents_are_valid_under_their_schema(drawn: tuple[str, dict[str, Any]]) -> None:
     """The strategy draws documents its own schema accepts (guards the other laws)."""
     version, document = drawn

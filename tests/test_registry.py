@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, FamilyMaker, simple_schema
 
-from docmigrate import ConfigurationError, Registry, UnknownFamilyError, UnknownVersionError
-from docmigrate import jsonio
+from docmigrate import ConfigurationError, Registry, UnknownFamilyError, UnknownVersionError, jsonio
 
 
 def _discover(*paths: Path, cwd: Path) -> Registry:
@@ -37,7 +36,7 @@ def test_family_path_may_be_a_folder_of_families(make_family: FamilyMaker, tmp_p
 
 def test_family_path_without_families_is_a_configuration_error(tmp_path: Path) -> None:
     """A folder that holds no family says so instead of being ignored."""
-    with pytest.raises(ConfigurationError, match="no family.toml"):
+    with pytest.raises(ConfigurationError, match=r"no family\.toml"):
         _discover(tmp_path, cwd=tmp_path)
 
 
@@ -51,7 +50,7 @@ def test_pyproject_family_paths_are_read(make_family: FamilyMaker, tmp_path: Pat
 def test_pyproject_unknown_key_is_a_configuration_error(tmp_path: Path) -> None:
     """A misspelt setting is reported, not ignored."""
     (tmp_path / "pyproject.toml").write_text('[tool.docmigrate]\nfamily-path = ["x"]\n')
-    with pytest.raises(ConfigurationError, match="unknown key.*family-path"):
+    with pytest.raises(ConfigurationError, match=r"unknown key.*family-path"):
         _discover(cwd=tmp_path)
 
 
@@ -94,14 +93,18 @@ def test_detects_labelled_and_unlabelled_history(registry: Registry) -> None:
 
 def test_document_matching_no_family_names_the_known_ones(registry: Registry) -> None:
     """No candidate: the error lists the families that exist."""
-    with pytest.raises(UnknownFamilyError, match=r"matches no known family \(known: production-history"):
+    with pytest.raises(
+        UnknownFamilyError, match=r"matches no known family \(known: production-history"
+    ):
         registry.detect(_doc('{"recipes": []}'))
 
 
 def test_unknown_label_lists_known_versions(registry: Registry, history: object) -> None:
     """A label the family does not know is refused, listing the known versions."""
     document = _doc('{"version": "1.2", "production_runs": []}')
-    with pytest.raises(UnknownFamilyError, match=r"'1\.2' is not a known version \(known: 1\.0, 1\.1\)"):
+    with pytest.raises(
+        UnknownFamilyError, match=r"'1\.2' is not a known version \(known: 1\.0, 1\.1\)"
+    ):
         registry.detect(document)
     from docmigrate import Family
 
@@ -155,7 +158,9 @@ def test_detect_equals_rule_pins_a_value(make_family: FamilyMaker, tmp_path: Pat
 @pytest.mark.parametrize(
     "path", sorted((DATA / "bake-tracker-backups").rglob("*.json")), ids=lambda p: p.name
 )
-def test_full_backups_are_never_taken_for_production_history(registry: Registry, path: Path) -> None:
+def test_full_backups_are_never_taken_for_production_history(
+    registry: Registry, path: Path
+) -> None:
     """Real full backups (versions 3.2-3.6, some with production_runs) are not detected."""
     document = jsonio.load_path(path).value
     with pytest.raises(UnknownFamilyError):

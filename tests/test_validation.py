@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 from conftest import HISTORY_DATA, FamilyMaker, simple_schema
 
-from docmigrate import DocumentInvalidError, Family, best_match, iter_errors, load_family, validate
-from docmigrate import jsonio
+from docmigrate import (
+    DocumentInvalidError,
+    Family,
+    best_match,
+    iter_errors,
+    jsonio,
+    load_family,
+    validate,
+)
 
 VERSIONS = ("1.0", "1.1")
 
@@ -85,9 +92,10 @@ def test_unknown_enum_is_refused(history: Family) -> None:
 
 
 def test_formats_are_asserted(make_family: FamilyMaker) -> None:
-    """format is a check, not an annotation (date and email here)."""
-    schema = simple_schema("1", day={"type": "string", "format": "date"},
-                           mail={"type": "string", "format": "email"})
+    """Format is a check, not an annotation (date and email here)."""
+    schema = simple_schema(
+        "1", day={"type": "string", "format": "date"}, mail={"type": "string", "format": "email"}
+    )
     family = load_family(make_family({"1": schema}))
     good = {"v": "1", "items": [{"id": "a", "day": "2025-02-28", "mail": "a@b.example"}]}
     bad = {"v": "1", "items": [{"id": "a", "day": "2025-02-30", "mail": "not-mail"}]}
@@ -98,7 +106,11 @@ def test_formats_are_asserted(make_family: FamilyMaker) -> None:
 
 def test_decimal_numbers_are_checked_as_numbers(make_family: FamilyMaker) -> None:
     """Exact Decimal values validate like JSON numbers (2.0 counts as an integer)."""
-    schema = simple_schema("1", n={"type": "integer", "minimum": 1}, x={"type": "number", "maximum": 1})
+    schema = simple_schema(
+        "1", n={"type": "integer", "minimum": 1}, x={"type": "number", "maximum": 1}
+    )
     family = load_family(make_family({"1": schema}))
-    document = jsonio.loads('{"v": "1", "items": [{"id": "a", "n": 2.0, "x": 1.0000000000000000001}]}')
+    document = jsonio.loads(
+        '{"v": "1", "items": [{"id": "a", "n": 2.0, "x": 1.0000000000000000001}]}'
+    )
     assert [e.json_path for e in iter_errors(document, family, "1")] == ["$.items[0].x"]

@@ -60,14 +60,27 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--family", "family_name", metavar="NAME", help="Check every file as this family "
-              "instead of detecting it (the version is still read from each file).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text: one 'file:line:col: <json path>: message' line per "
-              "error; json: one object describing every file.")
+@click.option(
+    "--family",
+    "family_name",
+    metavar="NAME",
+    help="Check every file as this family "
+    "instead of detecting it (the version is still read from each file).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one 'file:line:col: <json path>: message' line per "
+    "error; json: one object describing every file.",
+)
 @family_path_option
 def validate(
-    paths: tuple[Path, ...], family_name: str | None, output_format: str,
+    paths: tuple[Path, ...],
+    family_name: str | None,
+    output_format: str,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them) against their own version.
@@ -90,22 +103,46 @@ def validate(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write upgraded files into DIR (mirroring the folders given); files already "
-              "at the target are copied unchanged.")
-@click.option("--in-place", is_flag=True, help="Replace each file with its upgraded form; files "
-              "already at the target are not touched.")
-@click.option("--to", "to", metavar="VERSION", help="Target version (default: the family's "
-              "current version). An older version runs the family's downgrades.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write upgraded files into DIR (mirroring the folders given); files already "
+    "at the target are copied unchanged.",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Replace each file with its upgraded form; files already at the target are not touched.",
+)
+@click.option(
+    "--to",
+    "to",
+    metavar="VERSION",
+    help="Target version (default: the family's "
+    "current version). An older version runs the family's downgrades.",
+)
 @click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
 @click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
 @click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How to report what was done.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to report what was done.",
+)
 @family_path_option
 def upgrade(
-    paths: tuple[Path, ...], out: Path | None, in_place: bool, to: str | None, dry_run: bool,
-    allow_loss: bool, family_name: str | None, output_format: str,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    in_place: bool,
+    to: str | None,
+    dry_run: bool,
+    allow_loss: bool,
+    family_name: str | None,
+    output_format: str,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
@@ -123,8 +160,17 @@ def upgrade(
     _known_family(registry, family_name)
     if out is not None and not dry_run:
         out.mkdir(parents=True, exist_ok=True)
-    reports = list(upgrade_paths(paths, registry, out=out, to=to, family_name=family_name,
-                                 dry_run=dry_run, allow_loss=allow_loss))
+    reports = list(
+        upgrade_paths(
+            paths,
+            registry,
+            out=out,
+            to=to,
+            family_name=family_name,
+            dry_run=dry_run,
+            allow_loss=allow_loss,
+        )
+    )
     if output_format == "json":
         _echo_json(reports)
     else:
@@ -134,14 +180,20 @@ def upgrade(
         _echo_problems(reports)
         done = sum(r.action in ("upgraded", "would upgrade") for r in reports)
         verb = "would upgrade" if dry_run else "upgraded"
-        click.echo(f"{len(reports)} file(s): {done} {verb}, "
-                   f"{sum(not r.ok for r in reports)} failed")
+        click.echo(
+            f"{len(reports)} file(s): {done} {verb}, {sum(not r.ok for r in reports)} failed"
+        )
     _exit(reports)
 
 
 @cli.command()
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
 @family_path_option
 def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
     """List the families found: versions, current version and the steps between them."""
@@ -154,13 +206,17 @@ def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
         if family["description"]:
             click.echo(f"  {family['description']}")
         default = family["default_version"]
-        click.echo(f"  versions: {', '.join(family['versions'])}"
-                   + (f" (no label means {default})" if default else ""))
+        click.echo(
+            f"  versions: {', '.join(family['versions'])}"
+            + (f" (no label means {default})" if default else "")
+        )
         for step in family["steps"]:
             scope = f" each {step['per_record']}" if step["per_record"] else ""
             drops = f" drops {', '.join(step['drops'])}" if step["drops"] else ""
-            click.echo(f"  {step['direction']:9} {step['from']} -> {step['to']}: "
-                       f"{step['function']}{scope}{drops}")
+            click.echo(
+                f"  {step['direction']:9} {step['from']} -> {step['to']}: "
+                f"{step['function']}{scope}{drops}"
+            )
 
 
 def _same_folder(out: Path, given: Path) -> bool:
@@ -176,8 +232,10 @@ def _describe_action(report: FileReport) -> str:
     at = f"{report.family} {report.version}"
     if report.action in ("upgraded", "would upgrade"):
         where = "" if report.output == report.path else f" -> {report.output}"
-        return (f"{report.path}: {report.action} {at} -> {report.target}{where} "
-                f"({', '.join(report.steps)})")
+        return (
+            f"{report.path}: {report.action} {at} -> {report.target}{where} "
+            f"({', '.join(report.steps)})"
+        )
     if report.action == "copied":
         return f"{report.path}: already at {report.target}, copied unchanged -> {report.output}"
     return f"{report.path}: already at {report.target}, unchanged"
@@ -186,8 +244,10 @@ def _describe_action(report: FileReport) -> str:
 def _echo_problems(reports: Iterable[FileReport]) -> None:
     for report in reports:
         for problem in report.problems:
-            click.echo(f"{report.path}:{problem.line}:{problem.column}: "
-                       f"{problem.json_path}: {problem.message}")
+            click.echo(
+                f"{report.path}:{problem.line}:{problem.column}: "
+                f"{problem.json_path}: {problem.message}"
+            )
 
 
 def _echo_json(reports: Sequence[FileReport]) -> None:
@@ -210,8 +270,11 @@ def _exit(reports: Sequence[FileReport]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; errors the user can fix are messages, never tracebacks."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="docmigrate",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="docmigrate",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:

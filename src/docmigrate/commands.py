@@ -29,6 +29,7 @@ from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
+from docmigrate.style import detect_style
 from docmigrate.validation import SchemaError, iter_errors, sort_errors
 
 
@@ -71,14 +72,23 @@ def upgrade_paths(
         destination = path if out is None else out / _relative(path, root)
         report.output = str(destination)
         if destination.resolve() in claimed:
-            report.problems.append(Problem(1, 1, "$", f"another input is also written to {destination}", "output"))
+            report.problems.append(
+                Problem(1, 1, "$", f"another input is also written to {destination}", "output")
+            )
             yield report
             continue
         claimed.add(destination.resolve())
         opened = open_document(path, registry, family_name, report)
         if opened is not None:
-            _upgrade_one(opened, report, destination, to=to, dry_run=dry_run,
-                         allow_loss=allow_loss, copy_unchanged=out is not None)
+            _upgrade_one(
+                opened,
+                report,
+                destination,
+                to=to,
+                dry_run=dry_run,
+                allow_loss=allow_loss,
+                copy_unchanged=out is not None,
+            )
         yield report
 
 
@@ -105,10 +115,15 @@ def _upgrade_one(
     except StepOutputInvalidError as error:
         best = error.errors[0]
         line, column = loaded.position(best.path)
-        report.problems.append(Problem(
-            line, column, best.json_path,
-            f"step {error.step} produced an invalid document: {best.message}", best.keyword,
-        ))
+        report.problems.append(
+            Problem(
+                line,
+                column,
+                best.json_path,
+                f"step {error.step} produced an invalid document: {best.message}",
+                best.keyword,
+            )
+        )
         return
     except (StepFailedError, DataLossError, MigrationError, DetectionError) as error:
         where = getattr(error, "json_path", "$")
@@ -123,7 +138,14 @@ def _upgrade_one(
         if copy_unchanged:
             destination.parent.mkdir(parents=True, exist_ok=True)
         if result.changed:
-            write_atomic(destination, jsonio.dump_bytes(result.document))
+            style = detect_style(loaded.text)
+            data = jsonio.dump_bytes(
+                result.document,
+                indent=style.indent,
+                ensure_ascii=style.ensure_ascii,
+                trailing_newline=style.trailing_newline,
+            )
+            write_atomic(destination, data)
             report.action = "upgraded"
         elif copy_unchanged:
             write_atomic(destination, loaded.text.encode("utf-8"))
@@ -144,7 +166,9 @@ def open_document(
         report.problems.append(Problem(error.line, error.column, "$", error.message, "json"))
         return None
     except OSError as error:
-        report.problems.append(Problem(1, 1, "$", f"cannot read the file: {error.strerror or error}", "io"))
+        report.problems.append(
+            Problem(1, 1, "$", f"cannot read the file: {error.strerror or error}", "io")
+        )
         return None
     try:
         family = registry.get(family_name) if family_name else registry.detect(loaded.value)
@@ -196,4 +220,3 @@ def describe_families(registry: Registry) -> list[dict[str, Any]]:
         }
         for family in registry
     ]
-

@@ -80,9 +80,7 @@ class UnknownFamilyError(DetectionError):
 class UnknownVersionError(DetectionError):
     """A document's version label is absent or unknown to its family."""
 
-    def __init__(
-        self, message: str, *, family: str, label: object, known: Sequence[str]
-    ) -> None:
+    def __init__(self, message: str, *, family: str, label: object, known: Sequence[str]) -> None:
         self.family = family
         self.label = label
         self.known = tuple(known)
@@ -92,9 +90,7 @@ class UnknownVersionError(DetectionError):
 class DocumentInvalidError(DocmigrateError):
     """A document fails the schema of the version it claims; ``errors`` holds every problem."""
 
-    def __init__(
-        self, family: str, version: str, errors: Sequence[SchemaError]
-    ) -> None:
+    def __init__(self, family: str, version: str, errors: Sequence[SchemaError]) -> None:
         self.family = family
         self.version = version
         self.errors = tuple(errors)

@@ -103,7 +103,9 @@ class Family:
 
         self._require_known(version)
         if version not in self._validators:
-            self._validators[version] = compile_schema(self.schemas[version], self.schema_uris[version])
+            self._validators[version] = compile_schema(
+                self.schemas[version], self.schema_uris[version]
+            )
         return self._validators[version]
 
     def version_of(self, document: Any) -> str:
@@ -119,14 +121,18 @@ class Family:
                     f"family {self.name!r}: the document has no version label at "
                     f"{format_pointer(self.version_pointer)!r}; known versions: "
                     f"{', '.join(self.versions)}",
-                    family=self.name, label=None, known=self.versions,
+                    family=self.name,
+                    label=None,
+                    known=self.versions,
                 )
             return self.default_version
         if not isinstance(label, str) or label not in self.schemas:
             raise UnknownVersionError(
                 f"family {self.name!r}: version {_show(label)} is not a known version "
                 f"(known: {', '.join(self.versions)})",
-                family=self.name, label=label, known=self.versions,
+                family=self.name,
+                label=label,
+                known=self.versions,
             )
         return label
 
@@ -156,9 +162,9 @@ class Family:
             raise NoPathError(self.name, source, target)
         chain: list[Step] = []
         version = target
-        while (step := previous[version]) is not None:
-            chain.append(step)
-            version = step.source
+        while (edge := previous[version]) is not None:
+            chain.append(edge)
+            version = edge.source
         return tuple(reversed(chain))
 
     def _require_known(self, version: str) -> None:
@@ -166,7 +172,9 @@ class Family:
             raise UnknownVersionError(
                 f"family {self.name!r}: version {_show(version)} is not a known version "
                 f"(known: {', '.join(self.versions)})",
-                family=self.name, label=version, known=self.versions,
+                family=self.name,
+                label=version,
+                known=self.versions,
             )
 
 

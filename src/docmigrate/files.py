@@ -66,8 +66,10 @@ def write_atomic(path: Path, data: bytes) -> None:
         temporary = None
         _fsync_folder(folder)
     except OSError as error:
-        raise WriteError(str(path), f"not written ({error.strerror or error}); "
-                         "the file that was there is unchanged") from error
+        raise WriteError(
+            str(path),
+            f"not written ({error.strerror or error}); the file that was there is unchanged",
+        ) from error
     finally:
         if temporary is not None:
             with contextlib.suppress(OSError):

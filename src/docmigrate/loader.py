@@ -168,15 +168,17 @@ def _check_schema(path: Path, family: str, schema: dict[str, Any], uri: str) -> 
         try:
             checker = jsonschema_rs.Draft202012Validator(
                 {"$ref": f"{uri}#{quote(sub.pointer, safe='/~$')}"},
-                registry=registry, validate_formats=True, offline=True,
+                registry=registry,
+                validate_formats=True,
+                offline=True,
             )
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
             raise FamilyError(family, f"{path}: {error}") from None
-        for error in checker.iter_errors(sub.schema["default"]):
+        for problem in checker.iter_errors(sub.schema["default"]):
             raise FamilyError(
                 family,
                 f"{path}: the default at '{sub.pointer}/default' is rejected by its own "
-                f"schema: {error.message}",
+                f"schema: {problem.message}",
             )
 
 
@@ -279,7 +281,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
                 stack.append((node, index + 1))
                 nxt = targets[index]
                 if state.get(nxt) == 1:
-                    return [*path[path.index(nxt):], nxt]
+                    return [*path[path.index(nxt) :], nxt]
                 if not state.get(nxt):
                     stack.append((nxt, 0))
             else:

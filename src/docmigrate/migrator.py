@@ -121,7 +121,9 @@ def _caller(step: Step, context: StepContext) -> Any:
 def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:
     if value is None:
         raise StepFailedError(
-            step.info, "the step returned None (return the changed value)", json_path=json_path(where)
+            step.info,
+            "the step returned None (return the changed value)",
+            json_path=json_path(where),
         )
     return value
 
@@ -135,7 +137,9 @@ def _data_dropped(work: Any, step: Step, context: StepContext) -> list[str]:
     else:
         tokens = parse_pointer(step.spec.each)
         records = resolve(work, tokens, [])
-        owners = [((*tokens, i), r) for i, r in enumerate(records if isinstance(records, list) else [])]
+        owners = [
+            ((*tokens, i), r) for i, r in enumerate(records if isinstance(records, list) else [])
+        ]
         prefix = f"{step.spec.each}/-"
     lost = []
     for drop in drops:

@@ -151,9 +151,7 @@ def _family_folders(path: Path) -> list[Path]:
         return [path]
     found = sorted(sub for sub in path.iterdir() if sub.is_dir() and is_family_folder(sub))
     if not found:
-        raise ConfigurationError(
-            f"family path {path} has no family.toml, nor do its subfolders"
-        )
+        raise ConfigurationError(f"family path {path} has no family.toml, nor do its subfolders")
     return found
 
 

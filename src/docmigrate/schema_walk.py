@@ -16,8 +16,17 @@ from docmigrate.pointers import format_pointer, parse_pointer, resolve
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_VALUES = (
-    "items", "additionalProperties", "not", "if", "then", "else", "contains",
-    "propertyNames", "unevaluatedItems", "unevaluatedProperties", "additionalItems",
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
 )
 
 
@@ -43,9 +52,13 @@ def iter_subschemas(root: Mapping[str, Any], base: str = "") -> Iterator[Subsche
         children: list[tuple[tuple[str, ...], Any, str]] = []
         for keyword, value in node.items():
             if keyword in _SCHEMA_MAPS and isinstance(value, Mapping):
-                children += [((*path, keyword, name), sub, node_base) for name, sub in value.items()]
+                children += [
+                    ((*path, keyword, name), sub, node_base) for name, sub in value.items()
+                ]
             elif keyword in _SCHEMA_LISTS and isinstance(value, list):
-                children += [((*path, keyword, str(i)), sub, node_base) for i, sub in enumerate(value)]
+                children += [
+                    ((*path, keyword, str(i)), sub, node_base) for i, sub in enumerate(value)
+                ]
             elif keyword in _SCHEMA_VALUES:
                 children.append(((*path, keyword), value, node_base))
         stack.extend(reversed(children))

@@ -109,7 +109,8 @@ def takes_context(function: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     positional = [
-        p for p in parameters
+        p
+        for p in parameters
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)

@@ -50,27 +50,39 @@ def _from_schema(schema: Any, root: Mapping[str, Any], depth: int) -> JSONStrate
     for keyword in ("anyOf", "oneOf"):
         if keyword in schema:
             rest = {k: v for k, v in schema.items() if k != keyword}
-            return st.one_of([_from_schema({**rest, **sub}, root, depth) for sub in schema[keyword]])
+            return st.one_of(
+                [_from_schema({**rest, **sub}, root, depth) for sub in schema[keyword]]
+            )
     types = schema.get("type")
     if isinstance(types, list):
         return st.one_of([_from_schema({**schema, "type": t}, root, depth) for t in types])
     return _by_type(types, schema, root, depth)
 
 
-def _by_type(kind: str | None, schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> JSONStrategy:
+def _by_type(
+    kind: str | None, schema: Mapping[str, Any], root: Mapping[str, Any], depth: int
+) -> JSONStrategy:
     if kind == "object" or (kind is None and "properties" in schema):
         return _object(schema, root, depth)
     if kind == "array":
         items = _from_schema(schema.get("items", True), root, depth + 1)
-        return st.lists(items, min_size=schema.get("minItems", 0),
-                        max_size=schema.get("maxItems", schema.get("minItems", 0) + _MAX_ITEMS))
+        return st.lists(
+            items,
+            min_size=schema.get("minItems", 0),
+            max_size=schema.get("maxItems", schema.get("minItems", 0) + _MAX_ITEMS),
+        )
     if kind == "string":
         return _string(schema)
     if kind == "integer":
         return st.integers(min_value=schema.get("minimum"), max_value=schema.get("maximum"))
     if kind == "number":
-        return st.decimals(min_value=schema.get("minimum"), max_value=schema.get("maximum"),
-                           allow_nan=False, allow_infinity=False, places=4).map(Decimal)
+        return st.decimals(
+            min_value=schema.get("minimum"),
+            max_value=schema.get("maximum"),
+            allow_nan=False,
+            allow_infinity=False,
+            places=4,
+        ).map(Decimal)
     if kind == "boolean":
         return st.booleans()
     if kind == "null":
@@ -97,7 +109,8 @@ def _object(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> J
         # Keep the schema's property order, as real files follow it.
         return {
             name: draw(_from_schema(properties[name], root, depth + 1))
-            for name in properties if name in present
+            for name in properties
+            if name in present
         }
 
     return build()
@@ -107,5 +120,10 @@ def _any_json(depth: int) -> JSONStrategy:
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=10)
     if depth > 3:
         return scalars
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=5)
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=5,
+    )

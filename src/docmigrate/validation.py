@@ -121,4 +121,6 @@ def validate(document: Any, family: Family, version: str) -> None:
     """Raise :class:`DocumentInvalidError` (all errors, best first) if ``document`` is invalid."""
     if is_valid(document, family, version):
         return
-    raise DocumentInvalidError(family.name, version, sort_errors(iter_errors(document, family, version)))
+    raise DocumentInvalidError(
+        family.name, version, sort_errors(iter_errors(document, family, version))
+    )

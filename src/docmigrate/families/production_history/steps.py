@@ -19,9 +19,7 @@ def add_loss_tracking(run: dict[str, Any], context: StepContext) -> dict[str, An
     return run
 
 
-@downgrade(
-    "1.1", "1.0", each="/production_runs", drops=[f"/{key}" for key in LOSS_TRACKING]
-)
+@downgrade("1.1", "1.0", each="/production_runs", drops=[f"/{key}" for key in LOSS_TRACKING])
 def drop_loss_tracking(run: dict[str, Any]) -> dict[str, Any]:
     """Remove the loss-tracking fields; refused by the migrator if a run has real losses."""
     for key in LOSS_TRACKING:
