@@ -54,7 +54,9 @@ def test_schema_failing_its_metaschema_is_refused(make_family: FamilyMaker) -> N
 def test_schema_of_another_draft_is_refused(make_family: FamilyMaker) -> None:
     """Only Draft 2020-12 schemas are accepted."""
     old = simple_schema("1") | {"$schema": "http://json-schema.org/draft-07/schema#"}
-    with pytest.raises(FamilyError, match=r"must be 'https://json-schema\.org/draft/2020-12/schema'"):
+    with pytest.raises(
+        FamilyError, match=r"must be 'https://json-schema\.org/draft/2020-12/schema'"
+    ):
         load_family(make_family({"1": old}))
 
 
