@@ -18,9 +18,18 @@ import click
 
 from docmigrate import __version__
 from docmigrate.commands import describe_families, upgrade_paths, validate_paths
-from docmigrate.exceptions import ConfigurationError, DetectionError, FamilyError
+from docmigrate.exceptions import (
+    ConfigurationError,
+    DetectionError,
+    DocmigrateError,
+    FamilyError,
+    StoreError,
+)
+from docmigrate.files import write_atomic
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport
+from docmigrate.store import OnDuplicate, open_store
+from docmigrate.transfer import export_bytes, export_document, import_paths
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 REPORT_FORMAT_VERSION = 1
@@ -186,6 +195,112 @@ def upgrade(
     _exit(reports)
 
 
+DB_HELP = (
+    "The database: a SQLAlchemy URL (sqlite:///history.db, postgresql+psycopg://user@host/db) "
+    "or a file path, which means SQLite."
+)
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db", required=True, metavar="URL", help=DB_HELP)
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["skip", "replace", "error"]),
+    default="skip",
+    show_default=True,
+    help="A record whose key is already stored: skip it (re-importing a file is a no-op), "
+    "replace it when it differs, or fail the whole file.",
+)
+@click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to report what was done.",
+)
+@family_path_option
+def import_(
+    paths: tuple[Path, ...],
+    db: str,
+    on_duplicate: OnDuplicate,
+    family_name: str | None,
+    output_format: str,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Import files into a database: validate, upgrade to current, write each file atomically.
+
+    Each file is one transaction: either all of its records are written or none are. The
+    import is recorded with the file's name, sha256, source version, steps applied and counts.
+    """
+    registry = _registry(family_paths)
+    _known_family(registry, family_name)
+    with open_store(db) as store:
+        reports = list(
+            import_paths(paths, registry, store, on_duplicate=on_duplicate, family_name=family_name)
+        )
+    if output_format == "json":
+        _echo_json(reports)
+    else:
+        for report in reports:
+            if report.ok:
+                counts = report.counts
+                via = f" via {', '.join(report.steps)}" if report.steps else ""
+                click.echo(
+                    f"{report.path}: {report.family} {report.version}{via}: "
+                    f"{counts['imported']} imported, {counts['skipped']} skipped, "
+                    f"{counts['replaced']} replaced"
+                )
+        _echo_problems(reports)
+        click.echo(f"{len(reports)} file(s), {sum(not r.ok for r in reports)} failed")
+    _exit(reports)
+
+
+@cli.command()
+@click.option("--db", "db", required=True, metavar="URL", help=DB_HELP)
+@click.option(
+    "--family",
+    "family_name",
+    required=True,
+    metavar="NAME",
+    help="The family whose records to export.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write here (atomically) instead of to standard output.",
+)
+@click.option(
+    "--to",
+    "to",
+    metavar="VERSION",
+    help="Export at an older version through the family's downgrades (default: current).",
+)
+@click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
+@family_path_option
+def export(
+    db: str,
+    family_name: str,
+    output: Path | None,
+    to: str | None,
+    allow_loss: bool,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Export a family's stored records as one document (validated before it is written)."""
+    family = _registry(family_paths).get(family_name)
+    with open_store(db) as store:
+        data = export_bytes(export_document(store, family, to=to, allow_loss=allow_loss))
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        write_atomic(output, data)
+        click.echo(f"wrote {output}", err=True)
+
+
 @cli.command()
 @click.option(
     "--format",
@@ -283,9 +398,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
-    except (ConfigurationError, FamilyError, DetectionError) as error:
+    except (ConfigurationError, FamilyError, DetectionError, StoreError) as error:
         click.echo(f"docmigrate: error: {error}", err=True)
         sys.exit(EXIT_ERROR)
+    except DocmigrateError as error:
+        click.echo(f"docmigrate: {error}", err=True)
+        sys.exit(EXIT_INVALID)
     except Exception:
         click.echo("docmigrate: internal error (please report it):", err=True)
         click.echo(traceback.format_exc(), err=True)

@@ -13,12 +13,11 @@ from typing import Any
 
 from docmigrate import jsonio
 from docmigrate.exceptions import (
-    DataLossError,
     DetectionError,
+    DocmigrateError,
     DocumentInvalidError,
     JSONReadError,
     MigrationError,
-    StepFailedError,
     StepOutputInvalidError,
     UnknownVersionError,
     WriteError,
@@ -109,25 +108,8 @@ def _upgrade_one(
     loaded = opened.loaded
     try:
         result = migrate(loaded.value, opened.family, to=to, allow_loss=allow_loss)
-    except DocumentInvalidError as error:
-        report.problems += schema_problems(loaded, error.errors)
-        return
-    except StepOutputInvalidError as error:
-        best = error.errors[0]
-        line, column = loaded.position(best.path)
-        report.problems.append(
-            Problem(
-                line,
-                column,
-                best.json_path,
-                f"step {error.step} produced an invalid document: {best.message}",
-                best.keyword,
-            )
-        )
-        return
-    except (StepFailedError, DataLossError, MigrationError, DetectionError) as error:
-        where = getattr(error, "json_path", "$")
-        report.problems.append(Problem(1, 1, where, str(error), type(error).__name__))
+    except DocmigrateError as error:
+        record_migration_failure(loaded, error, report)
         return
     report.target = result.target
     report.steps = [str(step.info) for step in result.plan]
@@ -154,6 +136,24 @@ def _upgrade_one(
             report.action = "unchanged"
     except (WriteError, OSError) as error:
         report.problems.append(Problem(1, 1, "$", str(error), "write"))
+
+
+def record_migration_failure(
+    loaded: jsonio.LoadedDocument, error: DocmigrateError, report: FileReport
+) -> None:
+    """Note in ``report`` why ``migrate`` refused a file, placed in the file where possible."""
+    if isinstance(error, DocumentInvalidError):
+        report.problems += schema_problems(loaded, error.errors)
+    elif isinstance(error, StepOutputInvalidError):
+        best = error.errors[0]
+        line, column = loaded.position(best.path)
+        message = f"step {error.step} produced an invalid document: {best.message}"
+        report.problems.append(Problem(line, column, best.json_path, message, best.keyword))
+    elif isinstance(error, MigrationError | DetectionError):
+        where = getattr(error, "json_path", "$")
+        report.problems.append(Problem(1, 1, where, str(error), type(error).__name__))
+    else:
+        raise error
 
 
 def open_document(

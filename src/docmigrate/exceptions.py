@@ -17,7 +17,12 @@ messages and exit codes::
     │   ├── StepFailedError        a step raised
     │   ├── StepOutputInvalidError a step's output fails its target schema
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
-    └── WriteError                 an output file could not be written (the original is untouched)
+    ├── WriteError                 an output file could not be written (the original is untouched)
+    └── StoreError                 a store could not write or read (nothing was written)
+        ├── DuplicateRecordError   records already stored, with --on-duplicate error
+        ├── StoreBusyError         another writer holds the database longer than the busy timeout
+        ├── StoreLayoutError       the database's tables were made by an unknown layout version
+        └── UnstorableValueError   a value the store's typed columns cannot keep exactly
 """
 
 from __future__ import annotations
@@ -169,3 +174,36 @@ class WriteError(DocmigrateError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class StoreError(DocmigrateError):
+    """A store could not complete a write or a read; a failed write leaves nothing behind."""
+
+
+class DuplicateRecordError(StoreError):
+    """Records with these keys are already stored and duplicates were declared an error."""
+
+    def __init__(self, family: str, keys: Sequence[str]) -> None:
+        self.family = family
+        self.keys = tuple(keys)
+        shown = ", ".join(self.keys[:5]) + (" ..." if len(self.keys) > 5 else "")
+        super().__init__(
+            f"{len(self.keys)} {family} record(s) already stored: {shown} "
+            "(use --on-duplicate skip or replace)"
+        )
+
+
+class StoreBusyError(StoreError):
+    """Another writer kept the database locked for longer than the busy timeout."""
+
+
+class StoreLayoutError(StoreError):
+    """The database holds docmigrate tables of a layout this version does not know."""
+
+
+class UnstorableValueError(StoreError):
+    """A value cannot be kept exactly by the store's typed columns (e.g. ``2.0`` as an integer)."""
+
+    def __init__(self, json_path: str, message: str) -> None:
+        self.json_path = json_path
+        super().__init__(f"{json_path}: {message}")

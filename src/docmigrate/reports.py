@@ -30,6 +30,8 @@ class FileReport:
     action: str = ""
     """For upgrades: ``upgraded``, ``unchanged``, ``copied``, ``would upgrade`` or ``""``."""
     output: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    """For imports: records ``imported``, ``skipped`` and ``replaced``."""
 
     @property
     def ok(self) -> bool:

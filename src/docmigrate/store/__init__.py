@@ -1,0 +1,58 @@
+"""The store: writes the records of current-version documents to a database, reads them back.
+
+``SQLStore`` implements the :class:`Store` protocol with SQLAlchemy Core, for SQLite (the
+default; a bare file path means a SQLite file) and PostgreSQL (``postgresql+psycopg://...``,
+with the ``docmigrate[postgres]`` extra).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from docmigrate.family import Family
+from docmigrate.store.sql import (
+    OnDuplicate,
+    Provenance,
+    SQLStore,
+    WriteReport,
+    database_url,
+)
+
+
+class Store(Protocol):
+    """What the commands need from a store."""
+
+    def write(
+        self,
+        document: Any,
+        family: Family,
+        provenance: Provenance,
+        *,
+        on_duplicate: OnDuplicate = "skip",
+    ) -> WriteReport:
+        """Write the records of one current-version document atomically."""
+        ...
+
+    def read(self, family: Family, *, exported_at: str | None = None) -> Any:
+        """Return a current-version document of every stored record of ``family``."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+def open_store(url: str) -> SQLStore:
+    """Open the store at ``url`` (a SQLAlchemy URL or a SQLite file path)."""
+    return SQLStore(url)
+
+
+__all__ = [
+    "OnDuplicate",
+    "Provenance",
+    "SQLStore",
+    "Store",
+    "WriteReport",
+    "database_url",
+    "open_store",
+]

@@ -1,0 +1,161 @@
+"""The relational mapping of production-history runs: runs, consumptions and losses tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from docmigrate.exceptions import UnstorableValueError
+from docmigrate.pointers import json_path
+from docmigrate.store.mapping import chunks
+from docmigrate.store.tables import consumptions, losses, runs
+
+RUN_FIELDS = (
+    "uuid",
+    "recipe_name",
+    "finished_unit_slug",
+    "num_batches",
+    "expected_yield",
+    "actual_yield",
+    "produced_at",
+    "notes",
+    "total_ingredient_cost",
+    "per_unit_cost",
+)
+RUN_TAIL = ("production_status", "loss_quantity")
+CONSUMPTION_FIELDS = ("uuid", "ingredient_slug", "quantity_consumed", "unit", "total_cost")
+LOSS_FIELDS = (
+    "uuid",
+    "loss_category",
+    "loss_quantity",
+    "per_unit_cost",
+    "total_loss_cost",
+    "notes",
+)
+INTEGER_FIELDS = frozenset({"num_batches", "expected_yield", "actual_yield", "loss_quantity"})
+BIGINT_MAX = 2**63 - 1
+
+
+def utc_sort_key(timestamp: str) -> str:
+    """Return ``timestamp`` in UTC as fixed-width text (a naive time is taken as UTC)."""
+    moment = datetime.fromisoformat(timestamp)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
+
+
+def _integer(value: Any, where: tuple[str | int, ...]) -> int:
+    """Accept only JSON integers written as integers: ``2.0`` would come back as ``2``."""
+    if type(value) is not int:
+        raise UnstorableValueError(
+            json_path(where),
+            f"{value} is not written as an integer; the store keeps integers in integer "
+            "columns and would give back different text",
+        )
+    if not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+        raise UnstorableValueError(json_path(where), f"{value} does not fit a 64-bit integer")
+    return value
+
+
+def _row(
+    record: dict[str, Any], fields: Sequence[str], where: tuple[str | int, ...]
+) -> dict[str, Any]:
+    return {
+        field: _integer(record[field], (*where, field))
+        if field in INTEGER_FIELDS
+        else record[field]
+        for field in fields
+    }
+
+
+class ProductionHistoryMapping:
+    """Runs keyed by ``uuid``; consumptions and losses keyed by their own ``uuid``."""
+
+    family = "production-history"
+    version = "1.1"
+    """The version whose records these tables hold: used only while it is current."""
+
+    def key_of(self, record: Any, index: int) -> str:
+        """Return the run's uuid (the schema makes it a non-empty string)."""
+        return str(record["uuid"])
+
+    def existing(self, conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the stored runs among ``keys``."""
+        found: dict[str, Any] = {}
+        for part in chunks(keys):
+            found.update((run["uuid"], run) for run in self._read(conn, list(part)))
+        return found
+
+    def delete(self, conn: Connection, keys: Sequence[str]) -> None:
+        """Delete runs and their children (children first: no reliance on ON DELETE CASCADE)."""
+        for part in chunks(keys):
+            conn.execute(delete(consumptions).where(consumptions.c.run_uuid.in_(part)))
+            conn.execute(delete(losses).where(losses.c.run_uuid.in_(part)))
+            conn.execute(delete(runs).where(runs.c.uuid.in_(part)))
+
+    def insert(
+        self, conn: Connection, import_id: int, records: Sequence[tuple[int, str, Any]]
+    ) -> None:
+        """Insert runs, then all their consumptions, then all their losses (three executemany)."""
+        run_rows, consumption_rows, loss_rows = [], [], []
+        for position, uuid, run in records:
+            where = ("production_runs", position)
+            row = _row(run, RUN_FIELDS + RUN_TAIL, where)
+            row.update(
+                import_id=import_id,
+                position=position,
+                produced_at_utc=utc_sort_key(run["produced_at"]),
+            )
+            run_rows.append(row)
+            for index, item in enumerate(run["consumptions"]):
+                child = _row(item, CONSUMPTION_FIELDS, (*where, "consumptions", index))
+                consumption_rows.append(child | {"run_uuid": uuid, "position": index})
+            for index, item in enumerate(run["losses"]):
+                child = _row(item, LOSS_FIELDS, (*where, "losses", index))
+                loss_rows.append(child | {"run_uuid": uuid, "position": index})
+        for table, rows in (
+            (runs, run_rows),
+            (consumptions, consumption_rows),
+            (losses, loss_rows),
+        ):
+            if rows:
+                conn.execute(table.insert(), rows)
+
+    def read(self, conn: Connection) -> list[Any]:
+        """Return every run, newest first (by produced_at in UTC, then document order)."""
+        return self._read(conn, None)
+
+    def _read(self, conn: Connection, keys: list[str] | None) -> list[dict[str, Any]]:
+        run_query = select(*(runs.c[f] for f in RUN_FIELDS + RUN_TAIL)).order_by(
+            runs.c.produced_at_utc.desc(), runs.c.import_id, runs.c.position
+        )
+        children: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(
+            lambda: {"consumptions": [], "losses": []}
+        )
+        for name, table, fields in (
+            ("consumptions", consumptions, CONSUMPTION_FIELDS),
+            ("losses", losses, LOSS_FIELDS),
+        ):
+            query = select(table.c.run_uuid, *(table.c[f] for f in fields)).order_by(
+                table.c.run_uuid, table.c.position
+            )
+            if keys is not None:
+                query = query.where(table.c.run_uuid.in_(keys))
+            for row in conn.execute(query):
+                children[row[0]][name].append(dict(zip(fields, row[1:], strict=True)))
+        if keys is not None:
+            run_query = run_query.where(runs.c.uuid.in_(keys))
+        result = []
+        for row in conn.execute(run_query):
+            values = dict(zip(RUN_FIELDS + RUN_TAIL, row, strict=True))
+            mine = children.get(values["uuid"], {"consumptions": [], "losses": []})
+            run = {f: values[f] for f in RUN_FIELDS}
+            run["consumptions"] = mine["consumptions"]
+            run.update((f, values[f]) for f in RUN_TAIL)
+            run["losses"] = mine["losses"]
+            result.append(run)
+        return result

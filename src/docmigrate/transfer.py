@@ -1,0 +1,88 @@
+"""The import and export verbs: files to a store and a store to a file.
+
+Import runs read -> detect -> validate -> upgrade to current -> write, per file, and each file
+is written in one transaction: all of its records or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from docmigrate import jsonio
+from docmigrate.commands import open_document, record_migration_failure
+from docmigrate.exceptions import DocmigrateError, StoreError
+from docmigrate.family import Family
+from docmigrate.files import iter_json_files
+from docmigrate.migrator import migrate
+from docmigrate.registry import Registry
+from docmigrate.reports import FileReport, Problem
+from docmigrate.store import OnDuplicate, Provenance, Store
+from docmigrate.validation import validate
+
+
+def import_paths(
+    paths: Sequence[str | Path],
+    registry: Registry,
+    store: Store,
+    *,
+    on_duplicate: OnDuplicate = "skip",
+    family_name: str | None = None,
+) -> Iterator[FileReport]:
+    """Import each file into ``store``; a failing file leaves the store as it was."""
+    for path, _root in iter_json_files(paths):
+        report = FileReport(path=str(path))
+        opened = open_document(path, registry, family_name, report)
+        if opened is None:
+            yield report
+            continue
+        try:
+            result = migrate(opened.loaded.value, opened.family)
+        except DocmigrateError as error:
+            record_migration_failure(opened.loaded, error, report)
+            yield report
+            continue
+        report.target = result.target
+        report.steps = [str(step.info) for step in result.plan]
+        provenance = Provenance(
+            file_name=path.name,
+            sha256=hashlib.sha256(opened.loaded.text.encode("utf-8")).hexdigest(),
+            source_version=result.source,
+            steps=tuple(report.steps),
+        )
+        try:
+            written = store.write(
+                result.document, opened.family, provenance, on_duplicate=on_duplicate
+            )
+        except StoreError as error:
+            where = getattr(error, "json_path", "$")
+            report.problems.append(Problem(1, 1, where, f"nothing imported: {error}", "store"))
+        else:
+            report.action = "imported"
+            report.counts = {
+                "imported": written.imported,
+                "skipped": written.skipped,
+                "replaced": written.replaced,
+            }
+        yield report
+
+
+def export_document(
+    store: Store, family: Family, *, to: str | None = None, allow_loss: bool = False
+) -> Any:
+    """Return every stored record of ``family`` as one document at ``to`` (default current).
+
+    The document is validated against the target version's schema before it is returned.
+    """
+    document = store.read(family)
+    if to is None or to == family.current:
+        validate(document, family, family.current)
+        return document
+    return migrate(document, family, to=to, allow_loss=allow_loss).document
+
+
+def export_bytes(document: Any) -> bytes:
+    """Serialise an exported document (2-space indent, UTF-8, final newline)."""
+    return jsonio.dump_bytes(document, indent=2, ensure_ascii=False, trailing_newline=True)
