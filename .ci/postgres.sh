@@ -51,6 +51,21 @@ as_owner() {
     fi
 }
 
+# Run a command with every file descriptor above 2 closed: the server must not keep our stdout
+# (the caller's $(...) pipe, saved as fd 3) or any other inherited pipe open, or the caller hangs.
+without_extra_fds() {
+    (
+        local fd
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)); then
+                eval "exec $fd>&-"
+            fi
+        done
+        "$@" 3>&-
+    )
+}
+
 # Set $bindir to the first directory holding both initdb and pg_ctl, or to "".
 find_bindir() {
     local candidate
@@ -174,7 +189,8 @@ synchronous_commit = off
 max_connections = 100
 logging_collector = off
 EOF
-    as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start > /dev/null \
+    without_extra_fds as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+        > /dev/null \
         || die "pg_ctl start failed"
     local pg_isready psql tries=0
     pg_isready=$(program pg_isready)

@@ -243,3 +243,64 @@ def test_upgrade_keeps_the_file_layout(capsys: pytest.CaptureFixture[str], tmp_p
     assert "\n" not in written
     assert '"per_unit_cost":"1.0416666"' in written
     assert written.startswith('{"version":"1.1","exported_at":')
+
+
+def test_import_then_export_round_trip(
+    capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path
+) -> None:
+    """`import` a folder (a bare path means SQLite), then `export -o` a valid 1.1 document."""
+    db = tmp_path / "history.db"
+    code, out, _ = run(capsys, "import", archive, "--db", db)
+    assert code == 1  # the invalid file is reported; the others are imported
+    assert "b.json: production-history 1.1: 2 imported, 0 skipped" in out
+    # a.json holds the same runs at 1.0: upgraded, recognised by uuid, skipped.
+    assert (
+        "a.json: production-history 1.0 via add_loss_tracking (1.0 -> 1.1): 0 imported, 2 sk" in out
+    )
+    assert "3 file(s), 1 failed" in out
+    code, out, _ = run(capsys, "import", archive / "old" / "a.json", "--db", db)
+    assert (code, "0 imported, 2 skipped, 0 replaced" in out) == (0, True)
+    exported = tmp_path / "export.json"
+    code, _, err = run(
+        capsys,
+        "export",
+        "--db",
+        f"sqlite:///{db}",
+        "--family",
+        "production-history",
+        "-o",
+        exported,
+    )
+    assert code == 0 and "wrote" in err
+    document = jsonio.load_path(exported).value
+    assert document["version"] == "1.1"
+    assert document["exported_at"].endswith("+00:00")
+    code, out, _ = run(capsys, "validate", exported)
+    assert code == 0
+
+
+def test_import_duplicates_as_error_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--on-duplicate error fails a re-imported file with exit 1 and a clear message."""
+    db = tmp_path / "h.db"
+    assert run(capsys, "import", VALID_11, "--db", db)[0] == 0
+    code, out, _ = run(capsys, "import", VALID_11, "--db", db, "--on-duplicate", "error")
+    assert code == 1
+    assert "nothing imported: 2 production-history record(s) already stored" in out
+
+
+def test_export_of_unknown_family_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Exporting a family that does not exist is a usage error."""
+    code, _, err = run(capsys, "export", "--db", tmp_path / "h.db", "--family", "nope")
+    assert code == 2
+    assert "no family named 'nope'" in err
+
+
+def test_unusable_database_url_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A URL naming a driver that is not installed is a configuration error, not a traceback."""
+    code, _, err = run(capsys, "import", VALID_11, "--db", "nosuchdb://x/y")
+    assert code == 2
+    assert "cannot use database nosuchdb://x/y" in err

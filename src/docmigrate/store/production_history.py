@@ -41,10 +41,17 @@ BIGINT_MAX = 2**63 - 1
 
 
 def utc_sort_key(timestamp: str) -> str:
-    """Return ``timestamp`` in UTC as fixed-width text (a naive time is taken as UTC)."""
-    moment = datetime.fromisoformat(timestamp)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    """Return ``timestamp`` in UTC as fixed-width text (a naive time is taken as UTC).
+
+    A timestamp the calendar does not have (the schema checks its shape, not its date) sorts
+    by its own text.
+    """
+    try:
+        moment = datetime.fromisoformat(timestamp)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return timestamp
     return moment.isoformat(timespec="microseconds")
 
 
