@@ -72,7 +72,7 @@ def test_round_trip_keeps_exact_text(db_url: str, history: Family) -> None:
 
 
 def test_values_are_stored_in_typed_columns(db_url: str, history: Family) -> None:
-    """Integers are integers, money is its text, and the README's SQL totals losses by category."""
+    """Integers are integers, money is text; the README's SQL totals losses by category."""
     with SQLStore(db_url) as store:
         store.write(
             _load(HISTORY_DATA / "1.1" / "valid" / "total-loss.json"), history, _provenance()
@@ -83,7 +83,8 @@ def test_values_are_stored_in_typed_columns(db_url: str, history: Family) -> Non
             assert (
                 conn.execute(
                     text(
-                        "SELECT total_ingredient_cost FROM production_runs WHERE uuid = 'test-uuid-001'"
+                        "SELECT total_ingredient_cost FROM production_runs "
+                        "WHERE uuid = 'test-uuid-001'"
                     )
                 ).scalar()
                 == "3.2000"

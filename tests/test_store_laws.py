@@ -47,7 +47,7 @@ def _round_trip(document: dict[str, Any]) -> dict[str, Any]:
 @settings(max_examples=40)
 @given(documents(HISTORY, "1.1").map(as_the_app_writes))
 def test_export_import_export_is_identical_for_1_1(document: dict[str, Any]) -> None:
-    """import -> export gives the document back (apart from exported_at), and again."""
+    """Import then export gives the document back (apart from exported_at), and again."""
     assert _round_trip(document) == {**document, "exported_at": STAMP}
 
 
