@@ -7,7 +7,13 @@ measures, each in a fresh subprocess so that peak memory (max RSS) is its own:
 
 * validation of the 1.1 document (docmigrate: exact read + schema validation) vs ``json.load``;
 * file-to-file upgrade of the 1.0 document (read, validate, upgrade, validate, write
-  atomically) vs ``json.load`` + ``json.dump(indent=2)`` + write with the standard library.
+  atomically) vs ``json.load`` + ``json.dump(indent=2)`` + write with the standard library;
+* writing the 1.1 document's records (runs, consumptions, losses) into a new SQLite database
+  with the store, vs raw ``sqlite3`` ``executemany`` of the same rows in one transaction (the
+  limit: into the store's own tables, and into bare tables without keys or indexes) and
+  SQLAlchemy ORM ``session.add`` per object with one commit (what the seed app did);
+  the document is parsed before the clock starts, so only the writing is compared. The whole
+  ``docmigrate import`` (read, validate, write) is printed too.
 
 Prints seconds, peak MiB and the ratios docmigrate / baseline.
 """
@@ -23,6 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+# Module level: the ORM models below resolve their annotations against these names.
+from sqlalchemy import ForeignKey, String, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 CATEGORIES = ["burnt", "broken", "contaminated", "dropped", "wrong_ingredients", "other"]
 
@@ -102,6 +112,20 @@ def measure(task: str, source: Path, target: Path) -> dict[str, float]:
         document = jsonio.load_path(source).value
         result = migrate(document, registry.detect(document))
         write_atomic(target, jsonio.dump_bytes(result.document))
+    elif task.startswith("store.") or task.startswith("sqlite3.") or task.startswith("orm."):
+        from docmigrate import jsonio
+
+        document = jsonio.load_path(source).value
+        start = time.perf_counter()
+        write_rows(task, document, target)
+    elif task == "docmigrate.import":
+        from docmigrate import Registry
+        from docmigrate.store import SQLStore
+        from docmigrate.transfer import import_paths
+
+        with SQLStore(str(target)) as store:
+            [report] = import_paths([source], Registry.discover(entry_points=False), store)
+        assert report.ok, report.problems
     else:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - start
@@ -124,6 +148,158 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+RUN_COLUMNS = (
+    "uuid",
+    "recipe_name",
+    "finished_unit_slug",
+    "num_batches",
+    "expected_yield",
+    "actual_yield",
+    "produced_at",
+    "notes",
+    "total_ingredient_cost",
+    "per_unit_cost",
+    "production_status",
+    "loss_quantity",
+)
+CONSUMPTION_COLUMNS = ("uuid", "ingredient_slug", "quantity_consumed", "unit", "total_cost")
+LOSS_COLUMNS = (
+    "uuid",
+    "loss_category",
+    "loss_quantity",
+    "per_unit_cost",
+    "total_loss_cost",
+    "notes",
+)
+
+
+def write_rows(task: str, document: Any, target: Path) -> None:
+    """Write the document's records to a new SQLite file at ``target`` in one of three ways."""
+    if task == "store.write":
+        from docmigrate import Registry
+        from docmigrate.store import Provenance, SQLStore
+
+        family = Registry.discover(entry_points=False).get("production-history")
+        with SQLStore(str(target)) as store:
+            store.write(document, family, Provenance("bench.json", "0" * 64, "1.1"))
+    elif task == "sqlite3.executemany":
+        raw_executemany(document, target, same_tables=True)
+    elif task == "sqlite3.bare_tables":
+        raw_executemany(document, target, same_tables=False)
+    elif task == "orm.session_add":
+        orm_session_add(document, target)
+
+
+def raw_executemany(document: Any, target: Path, *, same_tables: bool) -> None:
+    """Raw sqlite3 executemany of the same rows, one transaction: the limit.
+
+    ``same_tables`` writes into the store's own tables (keys, foreign keys, CHECKs, indexes,
+    made by the store before the clock-relevant work); otherwise into bare tables.
+    """
+    import sqlite3
+
+    from docmigrate.store import SQLStore
+
+    runs = document["production_runs"]
+    if same_tables:
+        SQLStore(str(target)).close()
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not same_tables:
+        conn.execute(
+            f"CREATE TABLE production_runs ({', '.join(RUN_COLUMNS)}, import_id, "
+            "position, produced_at_utc, PRIMARY KEY (uuid))"
+        )
+        for table, columns in (
+            ("production_consumptions", CONSUMPTION_COLUMNS),
+            ("production_losses", LOSS_COLUMNS),
+        ):
+            conn.execute(f"CREATE TABLE {table} ({', '.join(columns)}, run_uuid, position)")
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO docmigrate_imports (id, family, file_name, sha256, source_version, "
+        "target_version, steps, imported, skipped, replaced, imported_at) VALUES "
+        "(1, 'f', 'f', 's', '1.1', '1.1', '[]', 0, 0, 0, 'now')"
+        if same_tables
+        else "SELECT 1"
+    )
+    conn.executemany(
+        f"INSERT INTO production_runs ({', '.join(RUN_COLUMNS)}, import_id, position, "
+        f"produced_at_utc) VALUES ({', '.join('?' * (len(RUN_COLUMNS) + 3))})",
+        [(*(run[c] for c in RUN_COLUMNS), 1, i, run["produced_at"]) for i, run in enumerate(runs)],
+    )
+    for table, columns, kind in (
+        ("production_consumptions", CONSUMPTION_COLUMNS, "consumptions"),
+        ("production_losses", LOSS_COLUMNS, "losses"),
+    ):
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}, run_uuid, position) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))})",
+            [
+                (*(item[c] for c in columns), run["uuid"], j)
+                for run in runs
+                for j, item in enumerate(run[kind])
+            ],
+        )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def orm_session_add(document: Any, target: Path) -> None:
+    """The seed app's way: one ORM object per row, ``session.add`` each, one commit."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Run(Base):
+        __tablename__ = "runs"
+        uuid: Mapped[str] = mapped_column(String, primary_key=True)
+        recipe_name: Mapped[str]
+        finished_unit_slug: Mapped[str]
+        num_batches: Mapped[int]
+        expected_yield: Mapped[int]
+        actual_yield: Mapped[int]
+        produced_at: Mapped[str]
+        notes: Mapped[str | None]
+        total_ingredient_cost: Mapped[str]
+        per_unit_cost: Mapped[str]
+        production_status: Mapped[str]
+        loss_quantity: Mapped[int]
+
+    class Consumption(Base):
+        __tablename__ = "consumptions"
+        uuid: Mapped[str] = mapped_column(String, primary_key=True)
+        run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.uuid"))
+        ingredient_slug: Mapped[str]
+        quantity_consumed: Mapped[str]
+        unit: Mapped[str]
+        total_cost: Mapped[str]
+
+    class Loss(Base):
+        __tablename__ = "losses"
+        uuid: Mapped[str] = mapped_column(String, primary_key=True)
+        run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.uuid"))
+        loss_category: Mapped[str]
+        loss_quantity: Mapped[int]
+        per_unit_cost: Mapped[str]
+        total_loss_cost: Mapped[str]
+        notes: Mapped[str | None]
+
+    engine = create_engine(f"sqlite:///{target}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for run in document["production_runs"]:
+            session.add(Run(**{c: run[c] for c in RUN_COLUMNS}))
+            for item in run["consumptions"]:
+                session.add(
+                    Consumption(run_uuid=run["uuid"], **{c: item[c] for c in CONSUMPTION_COLUMNS})
+                )
+            for item in run["losses"]:
+                session.add(Loss(run_uuid=run["uuid"], **{c: item[c] for c in LOSS_COLUMNS}))
+        session.commit()
+    engine.dispose()
+
+
 def in_subprocess(task: str, source: Path, target: Path) -> dict[str, float]:
     """Measure ``task`` in a fresh interpreter (so peak memory is the task's own)."""
     done = subprocess.run(
@@ -134,6 +310,13 @@ def in_subprocess(task: str, source: Path, target: Path) -> dict[str, float]:
     )
     result: dict[str, float] = json.loads(done.stdout)
     return result
+
+
+def rows_of(source: Path) -> int:
+    """Count the rows a document's records make (runs + consumptions + losses)."""
+    with source.open("rb") as stream:
+        runs = json.load(stream)["production_runs"]
+    return sum(1 + len(r["consumptions"]) + len(r.get("losses", [])) for r in runs)
 
 
 def main() -> None:
@@ -160,13 +343,20 @@ def main() -> None:
     rows = [
         ("validate 1.1", "docmigrate.validate", "json.load", files["1.1"]),
         ("upgrade 1.0 -> 1.1 file to file", "docmigrate.upgrade", "stdlib.upgrade", files["1.0"]),
+        ("write records to SQLite", "store.write", "sqlite3.executemany", files["1.1"]),
+        ("write records to SQLite", "store.write", "sqlite3.bare_tables", files["1.1"]),
+        ("write records to SQLite", "store.write", "orm.session_add", files["1.1"]),
+        ("whole import into SQLite", "docmigrate.import", "sqlite3.executemany", files["1.1"]),
     ]
     print(f"\n{args.runs} runs, python {sys.version.split()[0]}")
     print(f"{'measurement':34} {'task':22} {'seconds':>8} {'peak MiB':>9}")
     for title, ours, baseline, source in rows:
-        target = folder / "out.json"
+        target = folder / ("out.json" if "upgrade" in ours else "out.db")
+        target.unlink(missing_ok=True)
         mine = in_subprocess(ours, source, target)
+        target.unlink(missing_ok=True)
         base = in_subprocess(baseline, source, target)
+        target.unlink(missing_ok=True)
         for task, figures in ((ours, mine), (baseline, base)):
             print(f"{title:34} {task:22} {figures['seconds']:8.2f} {figures['peak_mib']:9.0f}")
         print(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from docmigrate import jsonio
-from docmigrate.store.mapping import chunks
+from docmigrate.store.mapping import bulk_insert, chunks
 from docmigrate.store.tables import records
 
 
@@ -59,18 +59,18 @@ class GenericMapping:
     ) -> None:
         """Insert the records with their exact JSON text."""
         rows = [
-            {
-                "family": self.family,
-                "record_key": key,
-                "key_source": key.split(":", 1)[0],
-                "import_id": import_id,
-                "position": position,
-                "data": jsonio.dumps(record, indent=None),
-            }
+            (
+                self.family,
+                key,
+                key.split(":", 1)[0],
+                import_id,
+                position,
+                jsonio.dumps(record, indent=None),
+            )
             for position, key, record in items
         ]
-        if rows:
-            conn.execute(records.insert(), rows)
+        columns = ("family", "record_key", "key_source", "import_id", "position", "data")
+        bulk_insert(conn, records, columns, rows)
 
     def read(self, conn: Connection) -> list[Any]:
         """Return the records in the order they were imported."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 CHUNK = 500
 """Keys per ``IN (...)`` query: below SQLite's and PostgreSQL's parameter limits."""
@@ -41,3 +41,23 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
     """Yield ``items`` in slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) with one driver-level executemany.
+
+    Core's ``insert()`` builds a parameter dictionary per row, which costs more than the
+    database's own work on big imports; the statement here is the same INSERT, rendered for
+    the connection's dialect, with the rows handed to the driver as they are.
+    """
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    marker = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    conn.exec_driver_sql(statement, list(rows))

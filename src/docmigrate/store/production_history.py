@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
 from docmigrate.exceptions import UnstorableValueError
 from docmigrate.pointers import json_path
-from docmigrate.store.mapping import chunks
+from docmigrate.store.mapping import bulk_insert, chunks
 from docmigrate.store.tables import consumptions, losses, runs
 
 RUN_FIELDS = (
@@ -68,15 +69,27 @@ def _integer(value: Any, where: tuple[str | int, ...]) -> int:
     return value
 
 
-def _row(
-    record: dict[str, Any], fields: Sequence[str], where: tuple[str | int, ...]
-) -> dict[str, Any]:
-    return {
-        field: _integer(record[field], (*where, field))
-        if field in INTEGER_FIELDS
-        else record[field]
-        for field in fields
-    }
+class _Fields:
+    """Reads a record's values for some columns at C speed, checking its integers."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self._get = itemgetter(*fields)
+        self._integers = [(i, f) for i, f in enumerate(fields) if f in INTEGER_FIELDS]
+
+    def values(self, record: dict[str, Any], where: tuple[str | int, ...]) -> tuple[Any, ...]:
+        """Return the record's values in column order (raises for a misfit integer)."""
+        values: tuple[Any, ...] = self._get(record)
+        for index, field in self._integers:
+            value = values[index]
+            if type(value) is not int or not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+                _integer(value, (*where, field))
+        return values
+
+
+_RUN = _Fields(RUN_FIELDS + RUN_TAIL)
+_CONSUMPTION = _Fields(CONSUMPTION_FIELDS)
+_LOSS = _Fields(LOSS_FIELDS)
 
 
 class ProductionHistoryMapping:
@@ -91,9 +104,14 @@ class ProductionHistoryMapping:
         return str(record["uuid"])
 
     def existing(self, conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
-        """Return the stored runs among ``keys``."""
+        """Return the stored runs among ``keys`` (a cheap key lookup first: usually none)."""
+        stored = [
+            uuid
+            for part in chunks(keys)
+            for (uuid,) in conn.execute(select(runs.c.uuid).where(runs.c.uuid.in_(part)))
+        ]
         found: dict[str, Any] = {}
-        for part in chunks(keys):
+        for part in chunks(stored):
             found.update((run["uuid"], run) for run in self._read(conn, list(part)))
         return found
 
@@ -111,26 +129,20 @@ class ProductionHistoryMapping:
         run_rows, consumption_rows, loss_rows = [], [], []
         for position, uuid, run in records:
             where = ("production_runs", position)
-            row = _row(run, RUN_FIELDS + RUN_TAIL, where)
-            row.update(
-                import_id=import_id,
-                position=position,
-                produced_at_utc=utc_sort_key(run["produced_at"]),
-            )
-            run_rows.append(row)
+            values = _RUN.values(run, where)
+            run_rows.append((*values, import_id, position, utc_sort_key(run["produced_at"])))
             for index, item in enumerate(run["consumptions"]):
-                child = _row(item, CONSUMPTION_FIELDS, (*where, "consumptions", index))
-                consumption_rows.append(child | {"run_uuid": uuid, "position": index})
+                child = _CONSUMPTION.values(item, (*where, "consumptions", index))
+                consumption_rows.append((*child, uuid, index))
             for index, item in enumerate(run["losses"]):
-                child = _row(item, LOSS_FIELDS, (*where, "losses", index))
-                loss_rows.append(child | {"run_uuid": uuid, "position": index})
-        for table, rows in (
-            (runs, run_rows),
-            (consumptions, consumption_rows),
-            (losses, loss_rows),
-        ):
-            if rows:
-                conn.execute(table.insert(), rows)
+                child = _LOSS.values(item, (*where, "losses", index))
+                loss_rows.append((*child, uuid, index))
+        extra = ("import_id", "position", "produced_at_utc")
+        bulk_insert(conn, runs, RUN_FIELDS + RUN_TAIL + extra, run_rows)
+        bulk_insert(
+            conn, consumptions, (*CONSUMPTION_FIELDS, "run_uuid", "position"), consumption_rows
+        )
+        bulk_insert(conn, losses, (*LOSS_FIELDS, "run_uuid", "position"), loss_rows)
 
     def read(self, conn: Connection) -> list[Any]:
         """Return every run, newest first (by produced_at in UTC, then document order)."""
