@@ -302,3 +302,29 @@ def test_export_to_1_0_refuses_losses_unless_allowed(db_url: str, history: Famil
         old = export_document(store, history, to="1.0", allow_loss=True)
     assert old["version"] == "1.0"
     assert "losses" not in old["production_runs"][0]
+
+
+def test_failing_step_imports_nothing(db_url: str, make_family: Any, tmp_path: Path) -> None:
+    """A step that raises on one record stops the file before the store is touched."""
+    from conftest import simple_schema
+
+    steps = (
+        '@upgrade("1", "2", each="/items")\n'
+        "def check(item):\n"
+        "    if item['id'] == 'bad':\n"
+        "        raise ValueError('cannot upgrade this one')\n"
+        "    return item\n"
+    )
+    toml = (
+        'version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n'
+        '[records]\npointer = "/items"\nkey = "id"\n'
+    )
+    folder = make_family({"1": simple_schema("1"), "2": simple_schema("2")}, steps, toml=toml)
+    registry = Registry.discover([folder], cwd=tmp_path, entry_points=False)
+    source = tmp_path / "items.json"
+    source.write_text('{"v": "1", "items": [{"id": "ok"}, {"id": "bad"}]}')
+    with SQLStore(db_url) as store:
+        [report] = import_paths([source], registry, store)
+    assert not report.ok
+    assert "check (1 -> 2) failed at $.items[1]" in report.problems[0].message
+    assert all(rows == [] for rows in _snapshot(db_url).values())
