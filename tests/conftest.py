@@ -10,21 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from docmigrate import Family, Registry
 from docmigrate.registry import BUILTIN_FOLDER
+from docmigrate.testing import load_profile
 
 DATA = Path(__file__).parent / "data"
 HISTORY_DATA = DATA / "production_history"
 
-settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+# The project's own suite uses the toolkit's profiles: dev by default, ci in .ci/run.
+load_profile(os.environ.get("DOCMIGRATE_PROFILE", "dev"))
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")

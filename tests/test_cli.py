@@ -304,3 +304,54 @@ def test_unusable_database_url_exits_2(capsys: pytest.CaptureFixture[str], tmp_p
     code, _, err = run(capsys, "import", VALID_11, "--db", "nosuchdb://x/y")
     assert code == 2
     assert "cannot use database nosuchdb://x/y" in err
+
+
+def test_check_passes_a_sound_family(capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` on the example family: every law ok, exit 0."""
+    family = Path(__file__).parent.parent / "examples" / "families" / "recipe_book"
+    code, out, _ = run(capsys, "check", "--family-path", family, "--examples", "10")
+    assert code == 0, out
+    assert "recipe-book (1, 2; current 2): loads, schemas and defaults valid" in out
+    assert "ok    store round trip" in out
+    assert "production-history" not in out
+    assert out.strip().endswith("1 family(ies), 0 law(s) failed")
+
+
+def test_check_reports_a_broken_step_with_an_example(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A step with invalid output fails `check` (exit 1) with the step and a minimal document."""
+    family = tmp_path / "demo"
+    family.mkdir()
+    (family / "family.toml").write_text(
+        'name = "demo"\nversion_pointer = "/v"\n[detect]\nrequired = ["/n"]\n'
+    )
+    for version, minimum in (("1", 0), ("2", 1)):
+        schema = {
+            "type": "object",
+            "required": ["v", "n"],
+            "additionalProperties": False,
+            "properties": {"v": {"const": version}, "n": {"type": "integer", "minimum": minimum}},
+        }
+        (family / f"{version}.schema.json").write_text(json.dumps(schema))
+    (family / "steps.py").write_text(
+        "from docmigrate import upgrade\n\n@upgrade('1', '2')\ndef keep(doc):\n    return doc\n"
+    )
+    code, out, _ = run(capsys, "check", "--family-path", family, "--examples", "50", "--no-store")
+    assert code == 1
+    assert "FAIL  steps produce valid output: step keep (1 -> 2) broke" in out
+    assert "Failing test case" in out or "Falsifying example" in out
+    assert "'n': 0" in out
+
+
+def test_check_reports_a_family_that_does_not_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A family whose default breaks its own schema fails `check` with the reason."""
+    family = tmp_path / "bad"
+    family.mkdir()
+    (family / "family.toml").write_text('name = "bad"\n')
+    (family / "1.schema.json").write_text('{"type": "integer", "minimum": 1, "default": 0}')
+    code, out, _ = run(capsys, "check", "--family-path", family)
+    assert code == 1
+    assert "FAIL  loading: family 'bad'" in out and "is rejected by its own schema" in out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -69,27 +70,50 @@ def _integer(value: Any, where: tuple[str | int, ...]) -> int:
     return value
 
 
-class _Fields:
-    """Reads a record's values for some columns at C speed, checking its integers."""
+class _Columns:
+    """Turns records into row tuples at C speed, then checks their integer columns at once.
+
+    Checking column by column with ``map`` keeps the per-row work in C; only when a column holds
+    something other than 64-bit integers is each record looked at, to name the first culprit.
+    """
 
     def __init__(self, fields: tuple[str, ...]) -> None:
         self.fields = fields
-        self._get = itemgetter(*fields)
+        self.get = itemgetter(*fields)
         self._integers = [(i, f) for i, f in enumerate(fields) if f in INTEGER_FIELDS]
 
-    def values(self, record: dict[str, Any], where: tuple[str | int, ...]) -> tuple[Any, ...]:
-        """Return the record's values in column order (raises for a misfit integer)."""
-        values: tuple[Any, ...] = self._get(record)
+    def check(
+        self, rows: list[tuple[Any, ...]], where: Callable[[int], tuple[str | int, ...]]
+    ) -> None:
+        """Raise UnstorableValueError for the first misfit integer; ``where(n)`` locates row n."""
         for index, field in self._integers:
-            value = values[index]
-            if type(value) is not int or not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
-                _integer(value, (*where, field))
-        return values
+            column = list(map(itemgetter(index), rows))
+            if not column:
+                return
+            if (
+                set(map(type, column)) == {int}
+                and min(column) >= -BIGINT_MAX - 1
+                and max(column) <= BIGINT_MAX
+            ):
+                continue
+            for number, value in enumerate(column):
+                _integer(value, (*where(number), field))
 
 
-_RUN = _Fields(RUN_FIELDS + RUN_TAIL)
-_CONSUMPTION = _Fields(CONSUMPTION_FIELDS)
-_LOSS = _Fields(LOSS_FIELDS)
+def _child_place(
+    records: Sequence[tuple[int, str, Any]], name: str, n: int
+) -> tuple[str | int, ...]:
+    """Return the document path of the n-th child called ``name`` across ``records``."""
+    for position, _, run in records:
+        if n < len(run[name]):
+            return ("production_runs", position, name, n)
+        n -= len(run[name])
+    raise IndexError(n)
+
+
+_RUN = _Columns(RUN_FIELDS + RUN_TAIL)
+_CONSUMPTION = _Columns(CONSUMPTION_FIELDS)
+_LOSS = _Columns(LOSS_FIELDS)
 
 
 class ProductionHistoryMapping:
@@ -105,6 +129,8 @@ class ProductionHistoryMapping:
 
     def existing(self, conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
         """Return the stored runs among ``keys`` (a cheap key lookup first: usually none)."""
+        if conn.execute(select(runs.c.uuid).limit(1)).first() is None:
+            return {}  # an empty store: nothing to look up
         stored = [
             uuid
             for part in chunks(keys)
@@ -126,23 +152,26 @@ class ProductionHistoryMapping:
         self, conn: Connection, import_id: int, records: Sequence[tuple[int, str, Any]]
     ) -> None:
         """Insert runs, then all their consumptions, then all their losses (three executemany)."""
-        run_rows, consumption_rows, loss_rows = [], [], []
-        for position, uuid, run in records:
-            where = ("production_runs", position)
-            values = _RUN.values(run, where)
-            run_rows.append((*values, import_id, position, utc_sort_key(run["produced_at"])))
-            for index, item in enumerate(run["consumptions"]):
-                child = _CONSUMPTION.values(item, (*where, "consumptions", index))
-                consumption_rows.append((*child, uuid, index))
-            for index, item in enumerate(run["losses"]):
-                child = _LOSS.values(item, (*where, "losses", index))
-                loss_rows.append((*child, uuid, index))
+        get_run = _RUN.get
+        run_rows = [
+            (*get_run(run), import_id, position, utc_sort_key(run["produced_at"]))
+            for position, _, run in records
+        ]
+        _RUN.check(run_rows, lambda n: ("production_runs", records[n][0]))
         extra = ("import_id", "position", "produced_at_utc")
         bulk_insert(conn, runs, RUN_FIELDS + RUN_TAIL + extra, run_rows)
-        bulk_insert(
-            conn, consumptions, (*CONSUMPTION_FIELDS, "run_uuid", "position"), consumption_rows
-        )
-        bulk_insert(conn, losses, (*LOSS_FIELDS, "run_uuid", "position"), loss_rows)
+        for name, columns, table in (
+            ("consumptions", _CONSUMPTION, consumptions),
+            ("losses", _LOSS, losses),
+        ):
+            get = columns.get
+            rows = [
+                (*get(item), uuid, index)
+                for _, uuid, run in records
+                for index, item in enumerate(run[name])
+            ]
+            columns.check(rows, functools.partial(_child_place, records, name))
+            bulk_insert(conn, table, (*columns.fields, "run_uuid", "position"), rows)
 
     def read(self, conn: Connection) -> list[Any]:
         """Return every run, newest first (by produced_at in UTC, then document order)."""

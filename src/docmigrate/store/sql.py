@@ -120,8 +120,8 @@ class SQLStore:
         pointer = _records_pointer(family)
         items = resolve(document, pointer)
         keyed = [(i, mapping.key_of(record, i), record) for i, record in enumerate(items)]
-        twice = [key for key, count in Counter(k for _, k, _ in keyed).items() if count > 1]
-        if twice:
+        if len({key for _, key, _ in keyed}) != len(keyed):
+            twice = [key for key, count in Counter(k for _, k, _ in keyed).items() if count > 1]
             raise DuplicateRecordError(family.name, [f"{k} (twice in the file)" for k in twice])
         with self._transaction() as conn:
             stored = mapping.existing(conn, [key for _, key, _ in keyed])
@@ -143,7 +143,8 @@ class SQLStore:
                 return WriteReport(family=family.name, import_id=None, **counts)
             import_id = _record_provenance(conn, family, provenance, counts)
             mapping.delete(conn, [key for _, key, _ in changed])
-            mapping.insert(conn, import_id, sorted(fresh + changed, key=lambda item: item[0]))
+            to_write = sorted(fresh + changed, key=lambda item: item[0]) if changed else fresh
+            mapping.insert(conn, import_id, to_write)
             if isinstance(mapping, GenericMapping):
                 _store_header(conn, family, import_id, document, pointer)
         return WriteReport(family=family.name, import_id=import_id, **counts)
