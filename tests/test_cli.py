@@ -45,7 +45,7 @@ def test_validate_clean_files_exits_0(capsys: pytest.CaptureFixture[str]) -> Non
     """Valid files of both versions: exit 0 and a summary."""
     code, out, _ = run(capsys, "validate", VALID_10, VALID_11)
     assert code == 0
-    assert out.strip().endswith("2 file(s), 0 invalid, 0 error(s)")
+    assert out.strip().endswith("2 files, 0 invalid, 0 errors")
 
 
 def test_validate_reports_file_line_col_path_message(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +70,7 @@ def test_validate_walks_folders_recursively(
     assert set(by_name) == {"a.json", "b.json", "c.json"}
     assert (by_name["a.json"]["version"], by_name["a.json"]["valid"]) == ("1.0", True)
     assert (by_name["b.json"]["version"], by_name["b.json"]["valid"]) == ("1.1", True)
-    assert by_name["c.json"]["problems"][0]["keyword"] == "enum"
+    assert by_name["c.json"]["errors"][0]["keyword"] == "enum"
     assert report["summary"] == {"files": 3, "invalid": 1, "errors": 1}
 
 

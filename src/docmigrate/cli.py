@@ -7,6 +7,7 @@ Exit codes: 0 everything fine, 1 some file invalid, unreadable or not upgraded,
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +18,15 @@ from typing import Any, TypeVar
 import click
 
 from docmigrate import __version__
-from docmigrate.commands import describe_families, upgrade_paths, validate_paths
+from docmigrate.archive import (
+    Progress,
+    RegistrySource,
+    default_workers,
+    run_jobs,
+    write_manifest,
+)
+from docmigrate.commands import UpgradeOptions, describe_families, plan_jobs, validate_paths
+from docmigrate.config import FORMATS, load_settings
 from docmigrate.exceptions import (
     ConfigurationError,
     DetectionError,
@@ -25,8 +34,10 @@ from docmigrate.exceptions import (
     FamilyError,
     StoreError,
 )
-from docmigrate.files import write_atomic
+from docmigrate.files import remove_leftovers, write_atomic
+from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
+from docmigrate.reporters import render
 from docmigrate.reports import FileReport
 from docmigrate.store import OnDuplicate, open_store
 from docmigrate.transfer import export_bytes, export_document, import_paths
@@ -54,14 +65,20 @@ def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
 
+def _color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="docmigrate")
 def cli() -> None:
-    """Validate and upgrade versioned JSON documents against their families' schemas.
+    """Validate, upgrade and store versioned JSON documents against their families' schemas.
 
     A family is a folder of versioned JSON Schema files (1.0.schema.json, 1.1.schema.json, ...)
     and the step functions that upgrade one version to the next. Each document's family and
-    version are detected from its content.
+    version are detected from its content. Settings may live in [tool.docmigrate] of the
+    working directory's pyproject.toml (family-paths, format, exclude); flags override them.
 
     Exit codes: 0 all good, 1 some file invalid or not processed, 2 usage or configuration error.
     """
@@ -79,34 +96,40 @@ def cli() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one 'file:line:col: <json path>: message' line per "
-    "error; json: one object describing every file.",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="text (default): 'file:line:col: <json path>: message' lines and a summary; "
+    "json: one object (schema: docmigrate/report.schema.json); github: workflow "
+    "annotations; junit: JUnit XML; sarif: SARIF 2.1.0.",
+)
+@click.option(
+    "--require-current",
+    is_flag=True,
+    help="Also fail valid files that are not at their family's current version.",
 )
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
     family_name: str | None,
-    output_format: str,
+    output_format: str | None,
+    require_current: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
-    """Validate files and folders (every *.json under them) against their own version.
+    """Validate files and folders (every *.json under them; - reads standard input).
 
     Each file is checked against the schema of the version it says it is at, so an old file
     that was valid when written stays valid.
     """
+    settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
     _known_family(registry, family_name)
-    reports = list(validate_paths(paths, registry, family_name))
-    if output_format == "json":
-        _echo_json(reports)
-    else:
-        _echo_problems(reports)
-        invalid = sum(not r.ok for r in reports)
-        errors = sum(len(r.problems) for r in reports)
-        click.echo(f"{len(reports)} file(s), {invalid} invalid, {errors} error(s)")
+    reports = list(
+        validate_paths(
+            paths, registry, family_name, require_current=require_current, exclude=settings.exclude
+        )
+    )
+    fmt = output_format or settings.format or "text"
+    click.echo(render(reports, fmt, color=fmt == "text" and _color()), nl=False)
     _exit(reports)
 
 
@@ -131,9 +154,57 @@ def validate(
     help="Target version (default: the family's "
     "current version). An older version runs the family's downgrades.",
 )
-@click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing; say what would change. Exit 1 if "
+    "any file would change (or fails), 0 if everything is already at the target.",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print a unified diff of each changed file (documents pretty-printed the same way).",
+)
+@click.option(
+    "--backup",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Keep every original that is replaced in DIR, with a manifest of sha256 "
+    "before and after (docmigrate-backup-manifest.json).",
+)
 @click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
 @click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes "
+    "(default: the number of CPUs; 1 runs in this process). Output order is the same "
+    "for any number.",
+)
+@click.option(
+    "--fail-fast",
+    is_flag=True,
+    help="Stop at the first file that fails (default: carry on and list every failure at the end).",
+)
+@click.option(
+    "--indent",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Indent written files by N spaces (0: compact). Default: as each file was.",
+)
+@click.option(
+    "--ensure-ascii/--no-ensure-ascii",
+    default=None,
+    help="Escape non-ASCII characters, or write them as they are. Default: as each file was.",
+)
+@click.option(
+    "--progress-every",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="When not on a terminal, print a progress line every N files.",
+)
 @click.option(
     "--format",
     "output_format",
@@ -149,8 +220,15 @@ def upgrade(
     in_place: bool,
     to: str | None,
     dry_run: bool,
+    diff: bool,
+    backup: Path | None,
     allow_loss: bool,
     family_name: str | None,
+    workers: int | None,
+    fail_fast: bool,
+    indent: int | None,
+    ensure_ascii: bool | None,
+    progress_every: int,
     output_format: str,
     family_paths: tuple[Path, ...],
 ) -> None:
@@ -158,41 +236,93 @@ def upgrade(
 
     Every write is atomic: a temporary file in the same folder is written, flushed to disk and
     renamed over the destination with the original's permissions, so an interrupted run never
-    leaves a half-written file. A file that is invalid or cannot be upgraded is reported and
-    left as it was; the others proceed.
+    leaves a half-written file, and the next run removes any temporary file it left. Files
+    already at the target are skipped untouched, so a second run picks up where one stopped.
+    A file that is invalid or cannot be upgraded is reported and left as it was.
     """
     if (out is None) == (not in_place):
         raise click.UsageError("choose exactly one of --out DIR and --in-place")
     if out is not None and any(_same_folder(out, p) for p in paths):
         raise click.UsageError(f"--out {out} is an input folder; use --in-place to rewrite files")
+    settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
     _known_family(registry, family_name)
-    if out is not None and not dry_run:
-        out.mkdir(parents=True, exist_ok=True)
-    reports = list(
-        upgrade_paths(
-            paths,
+    if not dry_run:
+        for leftover in remove_leftovers([*paths, *([out] if out and out.is_dir() else [])]):
+            click.echo(f"removed {leftover}, left by an interrupted run", err=True)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+    options = UpgradeOptions(
+        out=out,
+        to=to,
+        family_name=family_name,
+        dry_run=dry_run,
+        allow_loss=allow_loss,
+        backup=backup,
+        diff=diff,
+        indent=indent,
+        ensure_ascii=ensure_ascii,
+    )
+    jobs, refused = plan_jobs(paths, out, settings.exclude)
+    source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
+    progress = Progress(len(jobs), every=progress_every)
+    reports = refused + list(
+        run_jobs(
+            jobs,
             registry,
-            out=out,
-            to=to,
-            family_name=family_name,
-            dry_run=dry_run,
-            allow_loss=allow_loss,
+            source,
+            options,
+            workers=workers or default_workers(),
+            fail_fast=fail_fast,
+            progress=progress,
         )
     )
+    if backup is not None and not dry_run and any(r.backup for r in reports):
+        click.echo(f"backup manifest: {write_manifest(backup, reports)}", err=True)
+    _report_upgrade(reports, len(jobs) + len(refused), output_format, dry_run=dry_run, diff=diff)
+    pending = any(r.action == "would upgrade" for r in reports)
+    sys.exit(EXIT_INVALID if any(not r.ok for r in reports) or (dry_run and pending) else EXIT_OK)
+
+
+def _report_upgrade(
+    reports: Sequence[FileReport], total: int, output_format: str, *, dry_run: bool, diff: bool
+) -> None:
     if output_format == "json":
         _echo_json(reports)
-    else:
-        for report in reports:
-            if report.ok:
-                click.echo(_describe_action(report))
-        _echo_problems(reports)
-        done = sum(r.action in ("upgraded", "would upgrade") for r in reports)
-        verb = "would upgrade" if dry_run else "upgraded"
-        click.echo(
-            f"{len(reports)} file(s): {done} {verb}, {sum(not r.ok for r in reports)} failed"
-        )
-    _exit(reports)
+        return
+    for report in reports:
+        if report.ok:
+            click.echo(_describe_action(report))
+            if diff and report.diff:
+                click.echo(report.diff, nl=False)
+    failed = [r for r in reports if not r.ok]
+    done = sum(r.action in ("upgraded", "would upgrade") for r in reports)
+    verb = "would upgrade" if dry_run else "upgraded"
+    skipped = total - len(reports)
+    tail = f", {skipped} not processed (--fail-fast)" if skipped else ""
+    click.echo(f"{len(reports)} file(s): {done} {verb}, {len(failed)} failed{tail}")
+    if failed:
+        click.echo("failed:")
+        _echo_problems(failed)
+
+
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["mermaid", "dot"]),
+    default="mermaid",
+    show_default=True,
+)
+@family_path_option
+def graph(name: str, output_format: str, family_paths: tuple[Path, ...]) -> None:
+    """Print a family's version graph (steps with their function names, current highlighted).
+
+    Paste mermaid output into Markdown (```mermaid) or render dot with Graphviz.
+    """
+    family = _registry(family_paths).get(name)
+    click.echo(version_graph(family, output_format), nl=False)
 
 
 DB_HELP = (

@@ -6,6 +6,9 @@ or written gets its problems in its report and is left as it was, and the others
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,100 +45,188 @@ class Opened:
 
 
 def validate_paths(
-    paths: Sequence[str | Path], registry: Registry, family_name: str | None = None
+    paths: Sequence[str | Path],
+    registry: Registry,
+    family_name: str | None = None,
+    *,
+    require_current: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Iterator[FileReport]:
-    """Validate each file against the schema of its own version."""
-    for path, _root in iter_json_files(paths):
-        report = FileReport(path=str(path))
+    """Validate each file against the schema of its own version (``-`` reads standard input).
+
+    With ``require_current``, a valid file that is not at its family's current version is a
+    problem too, whose message says how to upgrade it.
+    """
+    for path, _root in iter_json_files(paths, exclude):
+        report = FileReport(path=_shown(path))
         opened = open_document(path, registry, family_name, report)
-        if opened is not None:
-            errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
-            report.problems += schema_problems(opened.loaded, errors)
+        if opened is None:
+            yield report
+            continue
+        errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
+        report.problems += schema_problems(opened.loaded, errors)
+        if require_current and not errors and opened.version != opened.family.current:
+            line, column = opened.loaded.position(opened.family.version_pointer)
+            how = (
+                "docmigrate upgrade - --in-place"
+                if str(path) == "-"
+                else (f"docmigrate upgrade {path} --in-place")
+            )
+            message = (
+                f"valid {opened.family.name} {opened.version} document, but not at the current "
+                f"version {opened.family.current}; upgrade it with: {how}"
+            )
+            report.problems.append(
+                Problem(
+                    line,
+                    column,
+                    json_path(opened.family.version_pointer),
+                    message,
+                    "require-current",
+                )
+            )
         yield report
+
+
+def _shown(path: Path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    """How ``upgrade`` treats each file (picklable: it travels to worker processes)."""
+
+    out: Path | None = None
+    """Write into this folder; None means in place."""
+    to: str | None = None
+    family_name: str | None = None
+    dry_run: bool = False
+    allow_loss: bool = False
+    backup: Path | None = None
+    """Keep each original that is replaced here (mirroring the folders given)."""
+    diff: bool = False
+    indent: int | None = None
+    """Indentation of written files; None keeps each file's own, 0 writes compact JSON."""
+    ensure_ascii: bool | None = None
+    """Escape non-ASCII characters; None keeps each file's own habit."""
+
+
+@dataclass(frozen=True)
+class UpgradeJob:
+    """One file to upgrade: where it is, the argument it came from, where it goes."""
+
+    path: Path
+    root: Path
+    destination: Path
+
+
+def plan_jobs(
+    paths: Sequence[str | Path], out: Path | None, exclude: Sequence[str] = ()
+) -> tuple[list[UpgradeJob], list[FileReport]]:
+    """List the files to upgrade; two inputs bound for one output are refused up front."""
+    jobs, refused, claimed = [], [], set()
+    for path, root in iter_json_files(paths, exclude):
+        destination = path if out is None else out / _relative(path, root)
+        if destination.resolve() in claimed:
+            report = FileReport(path=str(path), output=str(destination))
+            message = f"another input is also written to {destination}"
+            report.problems.append(Problem(1, 1, "$", message, "output"))
+            refused.append(report)
+            continue
+        claimed.add(destination.resolve())
+        jobs.append(UpgradeJob(path, root, destination))
+    return jobs, refused
 
 
 def upgrade_paths(
-    paths: Sequence[str | Path],
-    registry: Registry,
-    *,
-    out: Path | None,
-    to: str | None = None,
-    family_name: str | None = None,
-    dry_run: bool = False,
-    allow_loss: bool = False,
+    paths: Sequence[str | Path], registry: Registry, options: UpgradeOptions
 ) -> Iterator[FileReport]:
-    """Upgrade each file to ``to`` (default current), into ``out`` or in place (``out=None``)."""
-    claimed: set[Path] = set()
-    for path, root in iter_json_files(paths):
-        report = FileReport(path=str(path))
-        destination = path if out is None else out / _relative(path, root)
-        report.output = str(destination)
-        if destination.resolve() in claimed:
-            report.problems.append(
-                Problem(1, 1, "$", f"another input is also written to {destination}", "output")
-            )
-            yield report
-            continue
-        claimed.add(destination.resolve())
-        opened = open_document(path, registry, family_name, report)
-        if opened is not None:
-            _upgrade_one(
-                opened,
-                report,
-                destination,
-                to=to,
-                dry_run=dry_run,
-                allow_loss=allow_loss,
-                copy_unchanged=out is not None,
-            )
-        yield report
+    """Upgrade each file, one after the other, in this process."""
+    jobs, refused = plan_jobs(paths, options.out)
+    yield from refused
+    for job in jobs:
+        yield upgrade_file(job, registry, options)
 
 
 def _relative(path: Path, root: Path) -> Path:
     return Path(path.name) if path == root else path.relative_to(root)
 
 
-def _upgrade_one(
-    opened: Opened,
-    report: FileReport,
-    destination: Path,
-    *,
-    to: str | None,
-    dry_run: bool,
-    allow_loss: bool,
-    copy_unchanged: bool,
-) -> None:
+def upgrade_file(job: UpgradeJob, registry: Registry, options: UpgradeOptions) -> FileReport:
+    """Upgrade one file as ``options`` say; every problem ends up in the report."""
+    report = FileReport(path=str(job.path), output=str(job.destination))
+    opened = open_document(job.path, registry, options.family_name, report)
+    if opened is None:
+        return report
     loaded = opened.loaded
     try:
-        result = migrate(loaded.value, opened.family, to=to, allow_loss=allow_loss)
+        result = migrate(loaded.value, opened.family, to=options.to, allow_loss=options.allow_loss)
     except DocmigrateError as error:
         record_migration_failure(loaded, error, report)
-        return
+        return report
     report.target = result.target
     report.steps = [str(step.info) for step in result.plan]
-    if dry_run:
+    original = loaded.text.encode("utf-8")
+    data = original
+    if result.changed:
+        data = jsonio.dump_bytes(result.document, **_layout(loaded.text, options))
+        report.sha256_before = hashlib.sha256(original).hexdigest()
+        report.sha256_after = hashlib.sha256(data).hexdigest()
+        if options.diff:
+            report.diff = unified_diff(loaded.value, result.document, str(job.path))
+    if options.dry_run:
         report.action = "would upgrade" if result.changed else "unchanged"
-        return
+        return report
     try:
-        if copy_unchanged:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-        if result.changed:
-            style = detect_style(loaded.text)
-            data = jsonio.dump_bytes(
-                result.document,
-                indent=style.indent,
-                ensure_ascii=style.ensure_ascii,
-                trailing_newline=style.trailing_newline,
-            )
-            write_atomic(destination, data)
-            report.action = "upgraded"
-        elif copy_unchanged:
-            write_atomic(destination, loaded.text.encode("utf-8"))
-            report.action = "copied"
-        else:
-            report.action = "unchanged"
+        _write(job, options, report, original, data, changed=result.changed)
     except (WriteError, OSError) as error:
         report.problems.append(Problem(1, 1, "$", str(error), "write"))
+    return report
+
+
+def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
+    style = detect_style(text)
+    indent = style.indent if options.indent is None else (options.indent or None)
+    ascii_only = style.ensure_ascii if options.ensure_ascii is None else options.ensure_ascii
+    return {
+        "indent": indent,
+        "ensure_ascii": ascii_only,
+        "trailing_newline": style.trailing_newline,
+    }
+
+
+def _write(
+    job: UpgradeJob,
+    options: UpgradeOptions,
+    report: FileReport,
+    original: bytes,
+    data: bytes,
+    *,
+    changed: bool,
+) -> None:
+    if options.out is not None:
+        job.destination.parent.mkdir(parents=True, exist_ok=True)
+    if changed and options.backup is not None:
+        kept = options.backup / _relative(job.path, job.root)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(kept, original)
+        report.backup = str(kept)
+    if changed:
+        write_atomic(job.destination, data)
+        report.action = "upgraded"
+    elif options.out is not None:
+        write_atomic(job.destination, original)
+        report.action = "copied"
+    else:
+        report.action = "unchanged"
+
+
+def unified_diff(before: Any, after: Any, name: str) -> str:
+    """Return a unified diff of two documents pretty-printed the same way."""
+    old = jsonio.dumps(before, indent=2).splitlines(keepends=True)
+    new = jsonio.dumps(after, indent=2).splitlines(keepends=True)
+    lines = difflib.unified_diff(old, new, fromfile=f"{name} (before)", tofile=f"{name} (after)")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def record_migration_failure(
@@ -161,7 +252,7 @@ def open_document(
 ) -> Opened | None:
     """Read, detect and tell the version of ``path``; on failure, note why in ``report``."""
     try:
-        loaded = jsonio.load_path(path)
+        loaded = _read_stdin() if str(path) == "-" else jsonio.load_path(path)
     except JSONReadError as error:
         report.problems.append(Problem(error.line, error.column, "$", error.message, "json"))
         return None
@@ -185,6 +276,12 @@ def open_document(
         return None
     report.version = version
     return Opened(loaded, family, version)
+
+
+def _read_stdin() -> jsonio.LoadedDocument:
+    data = sys.stdin.buffer.read()
+    value = jsonio.loads(data, source="<stdin>")
+    return jsonio.LoadedDocument(value=value, text=data.decode("utf-8"), source="<stdin>")
 
 
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:

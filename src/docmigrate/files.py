@@ -12,7 +12,8 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 
 from docmigrate.exceptions import WriteError
@@ -20,22 +21,57 @@ from docmigrate.exceptions import WriteError
 TEMP_SUFFIX = ".docmigrate-tmp"
 
 
-def iter_json_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
+def iter_json_files(
+    paths: Iterable[str | Path], exclude: Sequence[str] = ()
+) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, root)`` for each file given and each ``*.json`` under each folder given.
 
     ``root`` is the argument the file was found under (the file itself for a file argument),
     so that callers can rebuild relative layouts. Folders are walked in sorted order; hidden
-    files and folders (names starting with ``.``) are skipped.
+    files and folders (names starting with ``.``) and files matching an ``exclude`` glob (on
+    the path relative to the folder given, or the path as given) are skipped. ``-`` (standard
+    input) is passed through.
     """
     for given in paths:
         path = Path(given)
         if path.is_dir():
             for found in sorted(path.rglob("*.json")):
-                relative = found.relative_to(path).parts
-                if found.is_file() and not any(part.startswith(".") for part in relative):
+                relative = found.relative_to(path)
+                if any(part.startswith(".") for part in relative.parts) or not found.is_file():
+                    continue
+                if not _excluded(found, relative, exclude):
                     yield found, path
         else:
             yield path, path
+
+
+def _excluded(path: Path, relative: Path, patterns: Sequence[str]) -> bool:
+    return any(
+        fnmatch(relative.as_posix(), pattern) or fnmatch(path.as_posix(), pattern)
+        for pattern in patterns
+    )
+
+
+def remove_leftovers(paths: Iterable[str | Path]) -> list[Path]:
+    """Delete temporary files an interrupted run left in the given folders; return them.
+
+    Only names this module makes (``.<name>.<random>.docmigrate-tmp``) are touched; for a file
+    argument its own folder is searched, for a folder argument the whole tree.
+    """
+    removed = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            candidates = path.rglob(f".*{TEMP_SUFFIX}")
+        elif str(given) != "-":
+            candidates = path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}")
+        else:
+            continue
+        for leftover in candidates:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -8,7 +8,6 @@ group ``docmigrate.families``. A folder may be a family folder or a folder of fa
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -16,13 +15,13 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
+from docmigrate.config import load_settings
 from docmigrate.exceptions import ConfigurationError, DetectionError, UnknownFamilyError
 from docmigrate.family import Family
 from docmigrate.loader import is_family_folder, load_family
 
 ENTRY_POINT_GROUP = "docmigrate.families"
 BUILTIN_FOLDER = Path(__file__).parent / "families"
-_PYPROJECT_KEYS = {"family-paths"}
 
 
 @dataclass(frozen=True)
@@ -121,26 +120,7 @@ def _label_problem(family: Family, document: Any) -> str:
 
 def pyproject_family_paths(cwd: Path) -> list[Path]:
     """Return ``[tool.docmigrate] family-paths`` of ``cwd/pyproject.toml``, made absolute."""
-    path = cwd / "pyproject.toml"
-    if not path.is_file():
-        return []
-    try:
-        settings = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigurationError(f"{path}: {error}") from None
-    table = settings.get("tool", {}).get("docmigrate", {})
-    if not isinstance(table, Mapping):
-        raise ConfigurationError(f"{path}: [tool.docmigrate] must be a table")
-    unknown = set(table) - _PYPROJECT_KEYS
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: unknown key(s) in [tool.docmigrate]: {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_PYPROJECT_KEYS))})"
-        )
-    paths = table.get("family-paths", [])
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ConfigurationError(f"{path}: family-paths must be a list of folder names")
-    return [cwd / p for p in paths]
+    return list(load_settings(cwd).family_paths)
 
 
 def _family_folders(path: Path) -> list[Path]:

@@ -31,6 +31,11 @@ class FileReport:
     """For upgrades: ``upgraded``, ``unchanged``, ``copied``, ``would upgrade`` or ``""``."""
     output: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    backup: str | None = None
+    """For upgrades with ``--backup``: where the original was kept."""
+    sha256_before: str | None = None
+    sha256_after: str | None = None
+    diff: str = ""
     """For imports: records ``imported``, ``skipped`` and ``replaced``."""
 
     @property
