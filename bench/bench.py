@@ -34,6 +34,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from docmigrate.store.production_history import (
+    CONSUMPTION_FIELDS,
+    LOSS_FIELDS,
+    RUN_FIELDS,
+    RUN_TAIL,
+)
+
 CATEGORIES = ["burnt", "broken", "contaminated", "dropped", "wrong_ingredients", "other"]
 
 
@@ -148,29 +155,10 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-RUN_COLUMNS = (
-    "uuid",
-    "recipe_name",
-    "finished_unit_slug",
-    "num_batches",
-    "expected_yield",
-    "actual_yield",
-    "produced_at",
-    "notes",
-    "total_ingredient_cost",
-    "per_unit_cost",
-    "production_status",
-    "loss_quantity",
-)
-CONSUMPTION_COLUMNS = ("uuid", "ingredient_slug", "quantity_consumed", "unit", "total_cost")
-LOSS_COLUMNS = (
-    "uuid",
-    "loss_category",
-    "loss_quantity",
-    "per_unit_cost",
-    "total_loss_cost",
-    "notes",
-)
+# The columns the store's relational mapping writes, so that every contender writes the same.
+RUN_COLUMNS = RUN_FIELDS + RUN_TAIL
+CONSUMPTION_COLUMNS = CONSUMPTION_FIELDS
+LOSS_COLUMNS = LOSS_FIELDS
 
 
 def write_rows(task: str, document: Any, target: Path) -> None:

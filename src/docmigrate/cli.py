@@ -61,6 +61,22 @@ def family_path_option(function: F) -> F:
     )(function)
 
 
+action_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to report what was done.",
+)
+family_option = click.option(
+    "--family", "family_name", metavar="NAME", help="Treat every file as this family."
+)
+allow_loss_option = click.option(
+    "--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses."
+)
+
+
 def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
@@ -172,8 +188,8 @@ def validate(
     help="Keep every original that is replaced in DIR, with a manifest of sha256 "
     "before and after (docmigrate-backup-manifest.json).",
 )
-@click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
-@click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
+@allow_loss_option
+@family_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -205,14 +221,7 @@ def validate(
     show_default=True,
     help="When not on a terminal, print a progress line every N files.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="How to report what was done.",
-)
+@action_format_option
 @family_path_option
 def upgrade(
     paths: tuple[Path, ...],
@@ -342,15 +351,8 @@ DB_HELP = (
     help="A record whose key is already stored: skip it (re-importing a file is a no-op), "
     "replace it when it differs, or fail the whole file.",
 )
-@click.option("--family", "family_name", metavar="NAME", help="Treat every file as this family.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="How to report what was done.",
-)
+@family_option
+@action_format_option
 @family_path_option
 def import_(
     paths: tuple[Path, ...],
@@ -410,7 +412,7 @@ def import_(
     metavar="VERSION",
     help="Export at an older version through the family's downgrades (default: current).",
 )
-@click.option("--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses.")
+@allow_loss_option
 @family_path_option
 def export(
     db: str,

@@ -33,6 +33,17 @@ def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({quoted})", name=f"ck_{column}_known")
 
 
+def _run_reference() -> Column[str]:
+    """The column by which a child row belongs to its run."""
+    return Column(
+        "run_uuid",
+        Text,
+        ForeignKey("production_runs.uuid", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
+
 layout = Table(
     "docmigrate_layout",
     metadata,
@@ -80,13 +91,7 @@ consumptions = Table(
     "production_consumptions",
     metadata,
     Column("uuid", Text, primary_key=True),
-    Column(
-        "run_uuid",
-        Text,
-        ForeignKey("production_runs.uuid", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _run_reference(),
     Column("position", Integer, nullable=False),
     Column("ingredient_slug", Text, nullable=False),
     Column("quantity_consumed", Text, nullable=False),
@@ -98,13 +103,7 @@ losses = Table(
     "production_losses",
     metadata,
     Column("uuid", Text, primary_key=True),
-    Column(
-        "run_uuid",
-        Text,
-        ForeignKey("production_runs.uuid", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _run_reference(),
     Column("position", Integer, nullable=False),
     Column("loss_category", Text, nullable=False),
     Column("loss_quantity", BigInteger, CheckConstraint("loss_quantity > 0"), nullable=False),
