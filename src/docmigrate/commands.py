@@ -138,16 +138,6 @@ def plan_jobs(
     return jobs, refused
 
 
-def upgrade_paths(
-    paths: Sequence[str | Path], registry: Registry, options: UpgradeOptions
-) -> Iterator[FileReport]:
-    """Upgrade each file, one after the other, in this process."""
-    jobs, refused = plan_jobs(paths, options.out)
-    yield from refused
-    for job in jobs:
-        yield upgrade_file(job, registry, options)
-
-
 def _relative(path: Path, root: Path) -> Path:
     return Path(path.name) if path == root else path.relative_to(root)
 

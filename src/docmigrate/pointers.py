@@ -63,27 +63,5 @@ def resolve(document: Any, tokens: Sequence[str], default: Any = _MISSING) -> An
     return value
 
 
-def contains(document: Any, tokens: Sequence[str]) -> bool:
-    """Tell whether a value exists at ``tokens`` in ``document``."""
-    return resolve(document, tokens, default=_MISSING_SENTINEL) is not _MISSING_SENTINEL
-
-
-def to_path(document: Any, tokens: Sequence[str]) -> Path:
-    """Turn pointer tokens into a typed path (array indexes become ints) for ``document``."""
-    path: list[str | int] = []
-    value = document
-    for token in tokens:
-        if isinstance(value, list) and _is_index(token):
-            path.append(int(token))
-            value = value[int(token)] if int(token) < len(value) else None
-        else:
-            path.append(token)
-            value = value.get(token) if isinstance(value, dict) else None
-    return tuple(path)
-
-
 def _is_index(token: str) -> bool:
     return token == "0" or (token.isdigit() and not token.startswith("0") and token.isascii())
-
-
-_MISSING_SENTINEL: Any = object()
