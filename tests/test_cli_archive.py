@@ -189,3 +189,13 @@ def test_non_terminal_progress_lines(capsys: pytest.CaptureFixture[str], many: P
     _, _, err = run(capsys, "upgrade", many, "--in-place", "--progress-every", "5")
     lines = [line for line in err.splitlines() if "files/s" in line]
     assert [line.split(",")[0] for line in lines] == ["5/12 files", "10/12 files", "12/12 files"]
+
+
+def test_require_current_on_standard_input_names_no_stdin_upgrade(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a document on stdin, the hint asks to upgrade the file it came from."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(VALID_10.read_bytes())))
+    code, out, _ = run(capsys, "validate", "--require-current", "-")
+    assert code == 1
+    assert "upgrade it with: docmigrate upgrade FILE --in-place" in out

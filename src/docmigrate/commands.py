@@ -67,11 +67,8 @@ def validate_paths(
         report.problems += schema_problems(opened.loaded, errors)
         if require_current and not errors and opened.version != opened.family.current:
             line, column = opened.loaded.position(opened.family.version_pointer)
-            how = (
-                "docmigrate upgrade - --in-place"
-                if str(path) == "-"
-                else (f"docmigrate upgrade {path} --in-place")
-            )
+            target = "FILE" if str(path) == "-" else path  # stdin: name the file it came from
+            how = f"docmigrate upgrade {target} --in-place"
             message = (
                 f"valid {opened.family.name} {opened.version} document, but not at the current "
                 f"version {opened.family.current}; upgrade it with: {how}"
