@@ -40,6 +40,7 @@ __all__ = [
     "dump_bytes",
     "dumps",
     "format_number",
+    "gc_paused",
     "load_path",
     "loads",
     "locate",
@@ -208,11 +209,11 @@ def _decode(data: str | bytes, source: str) -> str:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of acyclic containers are made.
 
-    Without this, building a large document triggers repeated full collections that cost more
-    than the parse itself. The previous state is restored.
+    Without this, building a large document (or a store's rows from one) triggers repeated full
+    collections that cost more than the work itself. The previous state is restored.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -459,7 +460,7 @@ class _SlowParser:
     def try_fast(self, index: int, depth: int) -> tuple[JSONValue, int] | None:
         """Parse the container at ``index`` with the fast parser and its checks, if that works."""
         try:
-            with _gc_paused():
+            with gc_paused():
                 value, end = self.decoder.raw_decode(self.text, index)
         except (ValueError, RecursionError):
             return None
@@ -606,7 +607,7 @@ def _fast_load(text: str, raw: bytes | None = None) -> tuple[bool, JSONValue]:
     if not text.isascii() and _RAW_SURROGATE.search(text) is not None:
         return False, None
     try:
-        with _gc_paused():
+        with gc_paused():
             value = _fast_decoder().decode(text)
     except (ValueError, RecursionError):
         return False, None
@@ -715,7 +716,7 @@ def locate(text: str, path: Sequence[str | int]) -> tuple[int, int]:
     """
     skip_value = json.JSONDecoder().raw_decode
     index = _skip_ws(text, 0)
-    with _gc_paused():
+    with gc_paused():
         for step in path:
             found = -1
             try:
@@ -908,7 +909,7 @@ def clone(value: JSONValue) -> JSONValue:
     else:
         return value
     stack = [root]
-    with _gc_paused():
+    with gc_paused():
         while stack:
             container = stack.pop()
             entries = container.items() if isinstance(container, dict) else enumerate(container)

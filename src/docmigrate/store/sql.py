@@ -123,7 +123,7 @@ class SQLStore:
         if len({key for _, key, _ in keyed}) != len(keyed):
             twice = [key for key, count in Counter(k for _, k, _ in keyed).items() if count > 1]
             raise DuplicateRecordError(family.name, [f"{k} (twice in the file)" for k in twice])
-        with self._transaction() as conn:
+        with jsonio.gc_paused(), self._transaction() as conn:
             stored = mapping.existing(conn, [key for _, key, _ in keyed])
             if stored and on_duplicate == "error":
                 raise DuplicateRecordError(family.name, sorted(stored))
