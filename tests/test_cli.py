@@ -56,7 +56,7 @@ def test_validate_reports_file_line_col_path_message(capsys: pytest.CaptureFixtu
     line = next(i for i, t in enumerate(text, 1) if '"melted"' in t)
     column = text[line - 1].index('"melted"') + 1
     assert f"{INVALID_11}:{line}:{column}: $.production_runs[0].losses[0].loss_category: " in out
-    assert "'melted' is not one of" in out or '"melted" is not one of' in out
+    assert '"melted" is not one of "burnt", "broken", "contaminated", "dropped",' in out
 
 
 def test_validate_walks_folders_recursively(

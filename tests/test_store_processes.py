@@ -81,3 +81,38 @@ def test_import_killed_midway_commits_all_or_nothing(tmp_path: Path, trial: int)
         assert runs in (0, 5000)
         assert _count(db, "production_consumptions") == 2 * runs
         assert _count(db, "docmigrate_imports") == (1 if runs else 0)
+
+
+def test_import_killed_inside_its_write_transaction_leaves_nothing(tmp_path: Path) -> None:
+    """SIGKILL while the write transaction is open (journal present, tables committed)."""
+    export = tmp_path / "big.json"
+    _write_export(export, 20000, "t-")
+    db = tmp_path / "h.db"
+    journal = tmp_path / "h.db-journal"
+    process = _import(db, export)
+    deadline = time.monotonic() + 60
+    inside = False
+    while process.poll() is None and time.monotonic() < deadline and not inside:
+        if journal.exists() and _tables_committed(db):
+            inside = journal.exists()
+            if inside:
+                process.send_signal(signal.SIGKILL)
+        time.sleep(0.001)
+    process.wait(timeout=60)
+    assert inside, "the import finished before its write transaction was seen"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    runs = _count(db, "production_runs")
+    assert runs in (0, 20000)
+    assert _count(db, "production_consumptions") == 2 * runs
+    assert _count(db, "docmigrate_imports") == (1 if runs else 0)
+
+
+def _tables_committed(db: Path) -> bool:
+    """Whether the store's tables are visible to another connection (layout committed)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0) as conn:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return False
+    return "production_runs" in names

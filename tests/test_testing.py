@@ -71,8 +71,8 @@ def test_invalid_documents_include_a_decimal_written_as_a_number() -> None:
     assert "type" in {e.keyword for e in iter_errors(broken.document, HISTORY, "1.1")}
 
 
-def test_generation_is_fast_enough() -> None:
-    """Drawing production-history 1.1 documents is cheap (measured, not a timed assertion)."""
+def test_drawn_documents_cover_runs_with_losses() -> None:
+    """Fifty drawn 1.1 documents include runs with losses (the strategy reaches nested arrays)."""
     drawn = []
 
     @settings(max_examples=50, database=None)
@@ -81,7 +81,6 @@ def test_generation_is_fast_enough() -> None:
         drawn.append(document)
 
     collect()
-    assert len(drawn) == 50
     assert any(run.get("losses") for d in drawn for run in d["production_runs"])
 
 

@@ -157,8 +157,9 @@ def upgrade_file(job: UpgradeJob, registry: Registry, options: UpgradeOptions) -
     data = original
     if result.changed:
         data = jsonio.dump_bytes(result.document, **_layout(loaded.text, options))
-        report.sha256_before = hashlib.sha256(original).hexdigest()
-        report.sha256_after = hashlib.sha256(data).hexdigest()
+        if options.backup is not None:  # the manifest is the only reader of the hashes
+            report.sha256_before = hashlib.sha256(original).hexdigest()
+            report.sha256_after = hashlib.sha256(data).hexdigest()
         if options.diff:
             report.diff = unified_diff(loaded.value, result.document, str(job.path))
     if options.dry_run:

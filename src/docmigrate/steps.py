@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from docmigrate import jsonio
 from docmigrate.pointers import parse_pointer
+from docmigrate.schema_walk import property_defaults
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,15 +57,12 @@ class StepContext:
         items are addressed with ``-`` (``/production_runs/-``). For a per-record step it
         defaults to the records the step is applied to. Returned values are fresh copies.
         """
-        import copy
-
-        from docmigrate.schema_walk import property_defaults
-
         if pointer is None:
             pointer = f"{self.each}/-" if self.each is not None else ""
         if pointer not in self._defaults:
             self._defaults[pointer] = property_defaults(self.target_schema, pointer)
-        return copy.deepcopy(self._defaults[pointer])
+        copy: dict[str, Any] = jsonio.clone(self._defaults[pointer])  # type: ignore[assignment]
+        return copy
 
 
 def _tag(spec: StepSpec) -> Callable[[F], F]:
