@@ -53,7 +53,9 @@ class Registry:
             folders += _family_folders(BUILTIN_FOLDER)
         for path in family_paths:
             folders += _family_folders(Path(path))
-        folders += [f for p in pyproject_family_paths(Path(cwd or ".")) for f in _family_folders(p)]
+        folders += [
+            f for p in load_settings(Path(cwd or ".")).family_paths for f in _family_folders(p)
+        ]
         if entry_points:
             folders += [f for p in _entry_point_paths() for f in _family_folders(p)]
         unique = list(dict.fromkeys(f.resolve() for f in folders))
@@ -116,11 +118,6 @@ def _label_problem(family: Family, document: Any) -> str:
     except DetectionError as error:
         return str(error)
     return f"family {family.name!r} accepts its version"
-
-
-def pyproject_family_paths(cwd: Path) -> list[Path]:
-    """Return ``[tool.docmigrate] family-paths`` of ``cwd/pyproject.toml``, made absolute."""
-    return list(load_settings(cwd).family_paths)
 
 
 def _family_folders(path: Path) -> list[Path]:
