@@ -147,7 +147,7 @@ def test_upgrade_out_writes_upgraded_and_copies_current(
     assert (out_dir / "b.json").read_bytes() == (archive / "b.json").read_bytes()
     assert not (out_dir / "c.json").exists()
     assert "upgraded production-history 1.0 -> 1.1" in out
-    assert "3 file(s): 1 upgraded, 1 failed" in out
+    assert "3 files: 1 upgraded, 1 copied, 1 failed" in out
 
 
 def test_upgrade_in_place_leaves_current_files_untouched(

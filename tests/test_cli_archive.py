@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -11,6 +12,7 @@ import pytest
 from test_cli import INVALID_11, VALID_10, VALID_11, run
 
 from docmigrate import jsonio
+from docmigrate.archive import read_manifest
 
 
 @pytest.fixture
@@ -118,11 +120,10 @@ def test_backup_keeps_originals_with_a_manifest(
     before = {p.relative_to(many): p.read_bytes() for p in many.rglob("old-*.json")}
     backup = tmp_path / "backup"
     run(capsys, "upgrade", many, "--in-place", "--backup", backup, "--workers", "2")
-    manifest = json.loads((backup / "docmigrate-backup-manifest.json").read_text())
-    assert len(manifest["files"]) == len(before) == 9
-    import hashlib
+    manifest = read_manifest(backup)
+    assert len(manifest) == len(before) == 9
 
-    for entry in manifest["files"]:
+    for entry in manifest:
         kept = Path(entry["backup"])
         relative = kept.relative_to(backup)
         assert kept.read_bytes() == before[relative]
@@ -156,7 +157,7 @@ def test_failures_are_listed_at_the_end(capsys: pytest.CaptureFixture[str], many
     """Without --fail-fast every file is processed and the summary lists each failure."""
     code, out, _ = run(capsys, "upgrade", many, "--in-place")
     assert code == 1
-    tail = out[out.index("12 file(s): 9 upgraded, 1 failed") :]
+    tail = out[out.index("12 files: 9 upgraded, 2 unchanged, 1 failed") :]
     assert "failed:" in tail and "broken.json" in tail
 
 

@@ -57,7 +57,7 @@ def test_readme_archive_and_ci_commands_run(tmp_path: Path) -> None:
             assert done.returncode == expected, (command, done.stdout, done.stderr)
             assert "Traceback" not in done.stderr
             ran.append(command)
-    assert (tmp_path / "backup" / "docmigrate-backup-manifest.json").is_file()
+    assert (tmp_path / "backup" / "docmigrate-backup-manifest.jsonl").is_file()
     assert (tmp_path / "docmigrate-junit.xml").read_text().startswith("<?xml")
     assert "flowchart LR" in (tmp_path / "versions.mmd").read_text()
     workflow = re.search(r"```yaml\n(- name: Validate exports.*?)```", README, re.S)

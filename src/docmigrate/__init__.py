@@ -18,8 +18,10 @@ from docmigrate.exceptions import (
     RemoteReferenceError,
     StepFailedError,
     StepOutputInvalidError,
+    StepTimeoutError,
     UnknownFamilyError,
     UnknownVersionError,
+    UsageError,
     WriteError,
 )
 from docmigrate.family import Family, Step
@@ -50,8 +52,10 @@ __all__ = [
     "StepContext",
     "StepFailedError",
     "StepOutputInvalidError",
+    "StepTimeoutError",
     "UnknownFamilyError",
     "UnknownVersionError",
+    "UsageError",
     "WriteError",
     "__version__",
     "best_match",

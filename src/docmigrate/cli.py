@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,20 +21,29 @@ import click
 
 from docmigrate import __version__
 from docmigrate.archive import (
+    BackupManifest,
     Progress,
     RegistrySource,
     default_workers,
     run_jobs,
-    write_manifest,
 )
-from docmigrate.commands import UpgradeOptions, describe_families, plan_jobs, validate_paths
+from docmigrate.commands import (
+    DEFAULT_MAX_FILE_SIZE,
+    UpgradeOptions,
+    describe_families,
+    format_size,
+    plan_jobs,
+    validate_paths,
+)
 from docmigrate.config import FORMATS, load_settings
+from docmigrate.display import visible
 from docmigrate.exceptions import (
     ConfigurationError,
     DetectionError,
     DocmigrateError,
     FamilyError,
     StoreError,
+    UsageError,
 )
 from docmigrate.files import remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
@@ -74,6 +85,52 @@ family_option = click.option(
 )
 allow_loss_option = click.option(
     "--allow-loss", is_flag=True, help="Let a downgrade drop data it declares it loses."
+)
+exclude_option = click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files under a folder argument whose path (relative to that folder, or as "
+    "given) matches GLOB. Repeatable; replaces [tool.docmigrate] exclude when given.",
+)
+
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1024, "kib": 1024, "kb": 1000,
+    "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
+    "g": 1024**3, "gib": 1024**3, "gb": 1000**3,
+    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
+}  # fmt: skip
+
+
+def byte_size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+    """Parse a size: ``1000000``, ``500K``, ``64MiB``, ``4G``, ``1.5GB`` (K, M, G, T binary)."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
+    unit = match[2].lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS or float(match[1]) * _SIZE_UNITS[unit] < 1:
+        raise click.BadParameter(f"{value!r} is not a size such as 500M, 4GiB or 1000000")
+    return int(float(match[1]) * _SIZE_UNITS[unit])
+
+
+max_file_size_option = click.option(
+    "--max-file-size",
+    callback=byte_size,
+    default=DEFAULT_MAX_FILE_SIZE,
+    metavar="SIZE",
+    help=f"Refuse (as a failure of that file) any document larger than SIZE, e.g. 500M or 8GiB "
+    f"(K/M/G are binary units). Default: {format_size(DEFAULT_MAX_FILE_SIZE)}.",
+)
+step_timeout_option = click.option(
+    "--step-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Fail a file whose steps run longer than SECONDS in all (a step that never returns). "
+    "Default: no limit.",
 )
 
 
@@ -123,12 +180,16 @@ def cli() -> None:
     is_flag=True,
     help="Also fail valid files that are not at their family's current version.",
 )
+@exclude_option
+@max_file_size_option
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
     family_name: str | None,
     output_format: str | None,
     require_current: bool,
+    exclude: tuple[str, ...],
+    max_file_size: int,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them; - reads standard input).
@@ -141,7 +202,12 @@ def validate(
     _known_family(registry, family_name)
     reports = list(
         validate_paths(
-            paths, registry, family_name, require_current=require_current, exclude=settings.exclude
+            paths,
+            registry,
+            family_name,
+            require_current=require_current,
+            exclude=exclude or settings.exclude,
+            max_file_size=max_file_size,
         )
     )
     fmt = output_format or settings.format or "text"
@@ -185,8 +251,10 @@ def validate(
     "--backup",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Keep every original that is replaced in DIR, with a manifest of sha256 "
-    "before and after (docmigrate-backup-manifest.json).",
+    help="With --in-place: keep every original that is replaced in DIR, mirroring the inputs' "
+    "folders, never overwriting an earlier backup (a taken name gets a numbered suffix, "
+    "x.json.~1~), and append each to DIR/docmigrate-backup-manifest.jsonl with its sha256 "
+    "before and after. DIR must lie outside every input.",
 )
 @allow_loss_option
 @family_option
@@ -221,6 +289,9 @@ def validate(
     show_default=True,
     help="When not on a terminal, print a progress line every N files.",
 )
+@exclude_option
+@max_file_size_option
+@step_timeout_option
 @action_format_option
 @family_path_option
 def upgrade(
@@ -238,27 +309,46 @@ def upgrade(
     indent: int | None,
     ensure_ascii: bool | None,
     progress_every: int,
+    exclude: tuple[str, ...],
+    max_file_size: int,
+    step_timeout: float | None,
     output_format: str,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
 
     Every write is atomic: a temporary file in the same folder is written, flushed to disk and
-    renamed over the destination with the original's permissions, so an interrupted run never
-    leaves a half-written file, and the next run removes any temporary file it left. Files
-    already at the target are skipped untouched, so a second run picks up where one stopped.
-    A file that is invalid or cannot be upgraded is reported and left as it was.
+    renamed over the destination with the original's permissions, owner and group (a file with
+    other hard links is rewritten in place behind a journal instead; a symbolic link is
+    followed). An interrupted run never leaves a half-written file, and the next run cleans up
+    after it. Files already at the target are skipped untouched, so a second run picks up where
+    one stopped. A file that is invalid or cannot be upgraded is reported and left as it was.
+    --out and --backup folders must lie outside every input.
     """
     if (out is None) == (not in_place):
         raise click.UsageError("choose exactly one of --out DIR and --in-place")
-    if out is not None and any(_same_folder(out, p) for p in paths):
-        raise click.UsageError(f"--out {out} is an input folder; use --in-place to rewrite files")
+    if any(str(p) == "-" for p in paths):
+        raise click.UsageError(
+            "upgrade reads files, not standard input: give the file's path (with --in-place "
+            "or --out DIR)"
+        )
+    if backup is not None and out is not None:
+        raise click.UsageError(
+            "--backup keeps the originals that --in-place replaces; with --out the originals "
+            "are never touched"
+        )
     settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
     _known_family(registry, family_name)
+    _known_target(registry, family_name, to)
+    jobs, refused = plan_jobs(paths, out, exclude or settings.exclude, backup=backup)
     if not dry_run:
-        for leftover in remove_leftovers([*paths, *([out] if out and out.is_dir() else [])]):
-            click.echo(f"removed {leftover}, left by an interrupted run", err=True)
+        folders = [*paths, *(f for f in (out, backup) if f is not None and f.is_dir())]
+        for leftover in remove_leftovers(folders):
+            what = "put back the original kept in" if leftover.action == "restored" else "removed"
+            click.echo(
+                f"{what} {visible(str(leftover.path))}, left by an interrupted run", err=True
+            )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
     options = UpgradeOptions(
@@ -271,10 +361,18 @@ def upgrade(
         diff=diff,
         indent=indent,
         ensure_ascii=ensure_ascii,
+        max_file_size=max_file_size,
+        step_timeout=step_timeout,
     )
-    jobs, refused = plan_jobs(paths, out, settings.exclude)
     source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
     progress = Progress(len(jobs), every=progress_every)
+    manifest = BackupManifest(backup) if backup is not None and not dry_run else None
+
+    def finished(report: FileReport) -> None:
+        if manifest is not None:
+            manifest.add(report)
+        progress(report)
+
     reports = refused + list(
         run_jobs(
             jobs,
@@ -283,18 +381,52 @@ def upgrade(
             options,
             workers=workers or default_workers(),
             fail_fast=fail_fast,
-            progress=progress,
+            progress=finished,
         )
     )
-    if backup is not None and not dry_run and any(r.backup for r in reports):
-        click.echo(f"backup manifest: {write_manifest(backup, reports)}", err=True)
-    _report_upgrade(reports, len(jobs) + len(refused), output_format, dry_run=dry_run, diff=diff)
-    pending = any(r.action == "would upgrade" for r in reports)
+    if manifest is not None and any(r.backup for r in reports):
+        click.echo(f"backup manifest: {visible(str(manifest.path))}", err=True)
+    _report_upgrade(reports, len(jobs) + len(refused), output_format, diff=diff)
+    pending = any(r.action.startswith("would ") for r in reports)
     sys.exit(EXIT_INVALID if any(not r.ok for r in reports) or (dry_run and pending) else EXIT_OK)
 
 
+def _known_target(registry: Registry, family_name: str | None, to: str | None) -> None:
+    if to is None:
+        return
+    families = [registry.get(family_name)] if family_name else list(registry)
+    if not any(to in family.versions for family in families):
+        known = ", ".join(f"{f.name} {', '.join(f.versions)}" for f in families)
+        raise click.UsageError(f"--to {to}: no family has this version (known: {known})")
+
+
+_ACTIONS = (
+    "upgraded",
+    "downgraded",
+    "would upgrade",
+    "would downgrade",
+    "copied",
+    "unchanged",
+)
+
+
+def upgrade_summary(reports: Sequence[FileReport], total: int) -> str:
+    """One line counting every file: ``4 files: 2 upgraded, 1 unchanged, 1 failed``."""
+    counts = Counter(r.action if r.ok else "failed" for r in reports)
+    parts = [f"{counts[action]} {action}" for action in _ACTIONS if counts[action]]
+    parts.append(f"{counts['failed']} failed")
+    skipped = total - len(reports)
+    if skipped:
+        parts.append(f"{skipped} not processed (--fail-fast)")
+    return f"{_count(total, 'file')}: {', '.join(parts)}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _report_upgrade(
-    reports: Sequence[FileReport], total: int, output_format: str, *, dry_run: bool, diff: bool
+    reports: Sequence[FileReport], total: int, output_format: str, *, diff: bool
 ) -> None:
     if output_format == "json":
         _echo_json(reports)
@@ -305,11 +437,7 @@ def _report_upgrade(
             if diff and report.diff:
                 click.echo(report.diff, nl=False)
     failed = [r for r in reports if not r.ok]
-    done = sum(r.action in ("upgraded", "would upgrade") for r in reports)
-    verb = "would upgrade" if dry_run else "upgraded"
-    skipped = total - len(reports)
-    tail = f", {skipped} not processed (--fail-fast)" if skipped else ""
-    click.echo(f"{len(reports)} file(s): {done} {verb}, {len(failed)} failed{tail}")
+    click.echo(upgrade_summary(reports, total))
     if failed:
         click.echo("failed:")
         _echo_problems(failed)
@@ -535,10 +663,6 @@ def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
             )
 
 
-def _same_folder(out: Path, given: Path) -> bool:
-    return given.is_dir() and out.resolve() == given.resolve()
-
-
 def _known_family(registry: Registry, name: str | None) -> None:
     if name is not None:
         registry.get(name)
@@ -546,23 +670,27 @@ def _known_family(registry: Registry, name: str | None) -> None:
 
 def _describe_action(report: FileReport) -> str:
     at = f"{report.family} {report.version}"
-    if report.action in ("upgraded", "would upgrade"):
+    if report.action in ("upgraded", "downgraded", "would upgrade", "would downgrade"):
         where = "" if report.output == report.path else f" -> {report.output}"
-        return (
+        line = (
             f"{report.path}: {report.action} {at} -> {report.target}{where} "
             f"({', '.join(report.steps)})"
         )
-    if report.action == "copied":
-        return f"{report.path}: already at {report.target}, copied unchanged -> {report.output}"
-    return f"{report.path}: already at {report.target}, unchanged"
+    elif report.action == "copied":
+        line = f"{report.path}: already at {report.target}, copied unchanged -> {report.output}"
+    else:
+        line = f"{report.path}: already at {report.target}, unchanged"
+    return visible(line)
 
 
 def _echo_problems(reports: Iterable[FileReport]) -> None:
     for report in reports:
         for problem in report.problems:
             click.echo(
-                f"{report.path}:{problem.line}:{problem.column}: "
-                f"{problem.json_path}: {problem.message}"
+                visible(
+                    f"{report.path}:{problem.line}:{problem.column}: "
+                    f"{problem.json_path}: {problem.message}"
+                )
             )
 
 
@@ -599,11 +727,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
-    except (ConfigurationError, FamilyError, DetectionError, StoreError) as error:
-        click.echo(f"docmigrate: error: {error}", err=True)
+    except (ConfigurationError, FamilyError, DetectionError, StoreError, UsageError) as error:
+        click.echo(f"docmigrate: error: {visible(str(error))}", err=True)
         sys.exit(EXIT_ERROR)
     except DocmigrateError as error:
-        click.echo(f"docmigrate: {error}", err=True)
+        click.echo(f"docmigrate: {visible(str(error))}", err=True)
         sys.exit(EXIT_INVALID)
     except Exception:
         click.echo("docmigrate: internal error (please report it):", err=True)

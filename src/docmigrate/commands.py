@@ -6,8 +6,10 @@ or written gets its problems in its report and is left as it was, and the others
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,16 +25,30 @@ from docmigrate.exceptions import (
     MigrationError,
     StepOutputInvalidError,
     UnknownVersionError,
+    UsageError,
     WriteError,
 )
 from docmigrate.family import Family
-from docmigrate.files import iter_json_files, write_atomic
+from docmigrate.files import (
+    FileTooLargeError,
+    common_root,
+    is_backup_folder,
+    iter_json_files,
+    not_a_regular_file,
+    overlaps,
+    read_limited,
+    write_atomic,
+    write_backup,
+)
 from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
 from docmigrate.style import detect_style
 from docmigrate.validation import SchemaError, iter_errors, sort_errors
+
+DEFAULT_MAX_FILE_SIZE = 4 * 1024**3
+"""The largest document read by default (4 GiB); ``--max-file-size`` raises or lowers it."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,26 @@ class Opened:
     loaded: jsonio.LoadedDocument
     family: Family
     version: str
+    raw: bytes
+    """The file's bytes exactly as read."""
+
+
+@contextlib.contextmanager
+def file_guard(report: FileReport) -> Iterator[None]:
+    """Turn anything unexpected while handling one file into a failure of that file alone.
+
+    Typed problems are recorded where they arise; this catches what is left (running out of
+    memory, a bug in docmigrate or in a family's code) so that the other files proceed.
+    """
+    try:
+        yield
+    except MemoryError:
+        report.problems.append(
+            Problem(1, 1, "$", "ran out of memory while handling this file", "memory")
+        )
+    except Exception as error:  # a bug: fail this file, say so, let the others go on
+        message = f"internal error (please report it): {type(error).__name__}: {error}"
+        report.problems.append(Problem(1, 1, "$", message, "internal"))
 
 
 def validate_paths(
@@ -51,6 +87,7 @@ def validate_paths(
     *,
     require_current: bool = False,
     exclude: Sequence[str] = (),
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Iterator[FileReport]:
     """Validate each file against the schema of its own version (``-`` reads standard input).
 
@@ -59,30 +96,37 @@ def validate_paths(
     """
     for path, _root in iter_json_files(paths, exclude):
         report = FileReport(path=_shown(path))
-        opened = open_document(path, registry, family_name, report)
-        if opened is None:
-            yield report
-            continue
+        with file_guard(report):
+            _validate_one(path, registry, family_name, report, require_current, max_file_size)
+        yield report
+
+
+def _validate_one(
+    path: Path,
+    registry: Registry,
+    family_name: str | None,
+    report: FileReport,
+    require_current: bool,
+    max_file_size: int,
+) -> None:
+    opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
+    if opened is not None:
         errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
         report.problems += schema_problems(opened.loaded, errors)
         if require_current and not errors and opened.version != opened.family.current:
-            line, column = opened.loaded.position(opened.family.version_pointer)
-            target = "FILE" if str(path) == "-" else path  # stdin: name the file it came from
-            how = f"docmigrate upgrade {target} --in-place"
-            message = (
-                f"valid {opened.family.name} {opened.version} document, but not at the current "
-                f"version {opened.family.current}; upgrade it with: {how}"
-            )
-            report.problems.append(
-                Problem(
-                    line,
-                    column,
-                    json_path(opened.family.version_pointer),
-                    message,
-                    "require-current",
-                )
-            )
-        yield report
+            _require_current(path, opened, report)
+
+
+def _require_current(path: Path, opened: Opened, report: FileReport) -> None:
+    line, column = opened.loaded.position(opened.family.version_pointer)
+    target = "FILE" if str(path) == "-" else path  # stdin: name the file it came from
+    how = f"docmigrate upgrade {target} --in-place"
+    message = (
+        f"valid {opened.family.name} {opened.version} document, but not at the current "
+        f"version {opened.family.current}; upgrade it with: {how}"
+    )
+    pointer = json_path(opened.family.version_pointer)
+    report.problems.append(Problem(line, column, pointer, message, "require-current"))
 
 
 def _shown(path: Path) -> str:
@@ -100,12 +144,15 @@ class UpgradeOptions:
     dry_run: bool = False
     allow_loss: bool = False
     backup: Path | None = None
-    """Keep each original that is replaced here (mirroring the folders given)."""
+    """Keep each original that is replaced here (mirroring the inputs' common root)."""
     diff: bool = False
     indent: int | None = None
     """Indentation of written files; None keeps each file's own, 0 writes compact JSON."""
     ensure_ascii: bool | None = None
     """Escape non-ASCII characters; None keeps each file's own habit."""
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    step_timeout: float | None = None
+    """Seconds the steps may take on one file; None means no limit."""
 
 
 @dataclass(frozen=True)
@@ -115,24 +162,71 @@ class UpgradeJob:
     path: Path
     root: Path
     destination: Path
+    backup_name: Path = Path()
+    """Where a backup of the original goes, relative to the backup folder."""
 
 
 def plan_jobs(
-    paths: Sequence[str | Path], out: Path | None, exclude: Sequence[str] = ()
+    paths: Sequence[str | Path],
+    out: Path | None,
+    exclude: Sequence[str] = (),
+    *,
+    backup: Path | None = None,
 ) -> tuple[list[UpgradeJob], list[FileReport]]:
-    """List the files to upgrade; two inputs bound for one output are refused up front."""
+    """List the files to upgrade; two inputs bound for one output are refused up front.
+
+    Raises :class:`UsageError`, before anything is written, when ``out`` or ``backup`` is an
+    input folder or lies inside one, when an input lies inside ``backup``, when an output file
+    would be an input file, or when a backup folder is given as an input.
+    """
+    given = [Path(p) for p in paths]
+    _refuse_overlaps(given, out, backup)
+    root = common_root(given)
+    inputs = {p.resolve() for p, _ in iter_json_files(given, exclude) if str(p) != "-"}
     jobs, refused, claimed = [], [], set()
-    for path, root in iter_json_files(paths, exclude):
-        destination = path if out is None else out / _relative(path, root)
-        if destination.resolve() in claimed:
+    for path, found_under in iter_json_files(given, exclude):
+        destination = path if out is None else out / _relative(path, found_under)
+        resolved = Path(os.path.realpath(destination))
+        if out is not None and resolved in inputs:
+            raise UsageError(
+                f"--out {out} would write {destination}, which is an input file; "
+                "choose an output folder outside the inputs, or use --in-place"
+            )
+        if resolved in claimed:
             report = FileReport(path=str(path), output=str(destination))
             message = f"another input is also written to {destination}"
             report.problems.append(Problem(1, 1, "$", message, "output"))
             refused.append(report)
             continue
-        claimed.add(destination.resolve())
-        jobs.append(UpgradeJob(path, root, destination))
+        claimed.add(resolved)
+        backup_name = Path(os.path.relpath(os.path.abspath(path), root))
+        jobs.append(UpgradeJob(path, found_under, destination, backup_name))
     return jobs, refused
+
+
+def _refuse_overlaps(given: Sequence[Path], out: Path | None, backup: Path | None) -> None:
+    for argument in given:
+        if str(argument) != "-" and argument.is_dir() and is_backup_folder(argument):
+            raise UsageError(
+                f"{argument} is a docmigrate backup folder; backups are never upgraded "
+                "(copy a file out of it to restore it)"
+            )
+    for option, folder in (("--out", out), ("--backup", backup)):
+        if folder is None:
+            continue
+        inside = overlaps(folder, given)
+        if inside is not None:
+            raise UsageError(
+                f"{option} {folder} is the input {inside} or inside it: its files would be "
+                "read as inputs by the next run; choose a folder outside every input"
+            )
+    if backup is not None:
+        for argument in given:
+            if str(argument) != "-" and argument.resolve().is_relative_to(backup.resolve()):
+                raise UsageError(
+                    f"the input {argument} is inside --backup {backup}; choose a backup "
+                    "folder outside every input"
+                )
 
 
 def _relative(path: Path, root: Path) -> Path:
@@ -140,21 +234,41 @@ def _relative(path: Path, root: Path) -> Path:
 
 
 def upgrade_file(job: UpgradeJob, registry: Registry, options: UpgradeOptions) -> FileReport:
-    """Upgrade one file as ``options`` say; every problem ends up in the report."""
+    """Upgrade one file as ``options`` say; every problem ends up in the report.
+
+    Nothing raised while handling this file escapes: a failure of any kind is a problem of
+    this file, and the file (with its backup folder) is left as it was.
+    """
     report = FileReport(path=str(job.path), output=str(job.destination))
-    opened = open_document(job.path, registry, options.family_name, report)
+    with file_guard(report):
+        _upgrade_one(job, registry, options, report)
+    return report
+
+
+def _upgrade_one(
+    job: UpgradeJob, registry: Registry, options: UpgradeOptions, report: FileReport
+) -> None:
+    opened = open_document(
+        job.path, registry, options.family_name, report, max_file_size=options.max_file_size
+    )
     if opened is None:
-        return report
+        return
     loaded = opened.loaded
     try:
-        result = migrate(loaded.value, opened.family, to=options.to, allow_loss=options.allow_loss)
+        result = migrate(
+            loaded.value,
+            opened.family,
+            to=options.to,
+            allow_loss=options.allow_loss,
+            step_timeout=options.step_timeout,
+        )
     except DocmigrateError as error:
         record_migration_failure(loaded, error, report)
-        return report
+        return
     report.target = result.target
     report.steps = [str(step.info) for step in result.plan]
-    original = loaded.text.encode("utf-8")
-    data = original
+    downgrade = any(step.spec.direction == "downgrade" for step in result.plan)
+    original = data = opened.raw
     if result.changed:
         data = jsonio.dump_bytes(result.document, **_layout(loaded.text, options))
         if options.backup is not None:  # the manifest is the only reader of the hashes
@@ -163,13 +277,16 @@ def upgrade_file(job: UpgradeJob, registry: Registry, options: UpgradeOptions) -
         if options.diff:
             report.diff = unified_diff(loaded.value, result.document, str(job.path))
     if options.dry_run:
-        report.action = "would upgrade" if result.changed else "unchanged"
-        return report
+        verb = "would downgrade" if downgrade else "would upgrade"
+        report.action = verb if result.changed else "unchanged"
+        return
     try:
         _write(job, options, report, original, data, changed=result.changed)
     except (WriteError, OSError) as error:
         report.problems.append(Problem(1, 1, "$", str(error), "write"))
-    return report
+        return
+    if report.action == "upgraded" and downgrade:
+        report.action = "downgraded"
 
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
@@ -194,19 +311,25 @@ def _write(
 ) -> None:
     if options.out is not None:
         job.destination.parent.mkdir(parents=True, exist_ok=True)
-    if changed and options.backup is not None:
-        kept = options.backup / _relative(job.path, job.root)
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(kept, original)
-        report.backup = str(kept)
-    if changed:
+    if not changed:
+        if options.out is not None:
+            write_atomic(job.destination, original)
+            report.action = "copied"
+        else:
+            report.action = "unchanged"
+        return
+    kept = None
+    if options.backup is not None:
+        kept = write_backup(options.backup, job.backup_name, original)
+    try:
         write_atomic(job.destination, data)
-        report.action = "upgraded"
-    elif options.out is not None:
-        write_atomic(job.destination, original)
-        report.action = "copied"
-    else:
-        report.action = "unchanged"
+    except WriteError:
+        if kept is not None:  # the original is still in place: this backup would only mislead
+            with contextlib.suppress(OSError):
+                kept.unlink()
+        raise
+    report.backup = None if kept is None else str(kept)
+    report.action = "upgraded"
 
 
 def unified_diff(before: Any, after: Any, name: str) -> str:
@@ -236,18 +359,25 @@ def record_migration_failure(
 
 
 def open_document(
-    path: Path, registry: Registry, family_name: str | None, report: FileReport
+    path: Path,
+    registry: Registry,
+    family_name: str | None,
+    report: FileReport,
+    *,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Opened | None:
-    """Read, detect and tell the version of ``path``; on failure, note why in ``report``."""
+    """Read, detect and tell the version of ``path``; on failure, note why in ``report``.
+
+    Only regular files (and ``-``, standard input) are read, and none larger than
+    ``max_file_size`` bytes.
+    """
+    data = _read(path, report, max_file_size)
+    if data is None:
+        return None
     try:
-        loaded = _read_stdin() if str(path) == "-" else jsonio.load_path(path)
+        loaded = jsonio.load_bytes(data, source=_shown(path))
     except JSONReadError as error:
         report.problems.append(Problem(error.line, error.column, "$", error.message, "json"))
-        return None
-    except OSError as error:
-        report.problems.append(
-            Problem(1, 1, "$", f"cannot read the file: {error.strerror or error}", "io")
-        )
         return None
     try:
         family = registry.get(family_name) if family_name else registry.detect(loaded.value)
@@ -263,13 +393,46 @@ def open_document(
         report.problems.append(Problem(line, column, json_path(pointer), str(error), "version"))
         return None
     report.version = version
-    return Opened(loaded, family, version)
+    return Opened(loaded, family, version, data)
 
 
-def _read_stdin() -> jsonio.LoadedDocument:
-    data = sys.stdin.buffer.read()
-    value = jsonio.loads(data, source="<stdin>")
-    return jsonio.LoadedDocument(value=value, text=data.decode("utf-8"), source="<stdin>")
+def _read(path: Path, report: FileReport, max_file_size: int) -> bytes | None:
+    """The bytes of ``path`` (``-``: standard input), or None with the reason in ``report``."""
+    problem = None
+    if str(path) != "-" and path.is_dir():
+        problem = (
+            "a docmigrate backup folder, never read as input"
+            if is_backup_folder(path)
+            else "no JSON files found under this folder (only *.json files are read; hidden "
+            "ones, backup folders and excluded ones are skipped)"
+        )
+    elif str(path) != "-" and (kind := not_a_regular_file(path)) is not None:
+        problem = f"not a regular file ({kind}); only regular files are read"
+    else:
+        try:
+            if str(path) == "-":
+                data = sys.stdin.buffer.read(max_file_size + 1)
+                if len(data) > max_file_size:
+                    raise FileTooLargeError(len(data), max_file_size)
+                return data
+            return read_limited(path, max_file_size)
+        except FileTooLargeError as error:
+            problem = (
+                f"larger than the size cap of {format_size(error.limit)}; raise it with "
+                "--max-file-size if this document is meant to be this big"
+            )
+        except OSError as error:
+            problem = f"cannot read the file: {error.strerror or error}"
+    report.problems.append(Problem(1, 1, "$", problem, "io"))
+    return None
+
+
+def format_size(size: int) -> str:
+    """``size`` bytes in the largest binary unit that keeps it whole (``4 GiB``, ``1500 B``)."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} B"
 
 
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:

@@ -14,10 +14,12 @@ messages and exit codes::
     ├── DocumentInvalidError       a document fails its version's schema (all errors attached)
     ├── MigrationError             a plan cannot be made or run
     │   ├── NoPathError            no chain of steps leads to the target version
-    │   ├── StepFailedError        a step raised
+    │   ├── StepFailedError        a step raised, or returned something that is not exact JSON
+    │   │   └── StepTimeoutError   a step ran longer than the time limit
     │   ├── StepOutputInvalidError a step's output fails its target schema
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
+    ├── UsageError                 arguments that cannot be honoured (an output inside an input)
     └── StoreError                 a store could not write or read (nothing was written)
         ├── DuplicateRecordError   records already stored, with --on-duplicate error
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
@@ -141,6 +143,17 @@ class StepFailedError(MigrationError):
         super().__init__(f"step {step} failed at {json_path}: {message}")
 
 
+class StepTimeoutError(StepFailedError):
+    """A step (with those before it on the same document) ran longer than the time limit."""
+
+    def __init__(self, step: StepInfo, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            step,
+            f"did not finish within {seconds:g} s (--step-timeout); does it loop forever?",
+        )
+
+
 class StepOutputInvalidError(MigrationError):
     """A step produced a document that its target version's schema rejects."""
 
@@ -174,6 +187,10 @@ class WriteError(DocmigrateError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class UsageError(DocmigrateError):
+    """The command's arguments cannot be honoured as given; nothing was read or written."""
 
 
 class StoreError(DocmigrateError):

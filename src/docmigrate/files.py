@@ -1,24 +1,51 @@
-"""Finding document files and writing them atomically.
+"""Finding document files and writing them without ever losing what was there.
 
-An atomic write puts the new bytes in a temporary file in the destination's folder, flushes
-them to disk, gives the file the permissions of the one it replaces and renames it over the
-destination: a reader, or a run that is killed midway, sees the old file or the new one, never
-a mix. Temporary files are named ``.<name>.<random>.docmigrate-tmp``.
+Writing a file (:func:`write_atomic`) follows a symbolic link to its target and then takes one
+of two ways:
+
+- **replace** (the usual way): the new bytes go to a temporary file in the destination's
+  folder, are flushed to disk, get the permissions (and, when it may set them, the owner and
+  group) of the file they replace, and are renamed over it. A reader, or a run killed midway,
+  sees the old file or the new one, never a mix.
+- **rewrite in place**, when a rename would break something: the file has other hard links
+  (they would keep the old content), or its owner or group is one this process cannot give a
+  new file. The original bytes are first written to a *journal* beside the file (temporary,
+  flushed, then renamed to its final name, so a journal is always complete), then the file's
+  own content is overwritten and flushed, then the journal is removed. A run killed in
+  between leaves the journal, and the next run (:func:`remove_leftovers`) puts the original
+  back.
+
+Temporary files are named ``.<name>.<random>.docmigrate-tmp`` and journals
+``.<name>.<random>.docmigrate-orig``. The process writing one holds an exclusive ``flock`` on it
+for as long as it exists, and the kernel drops that lock when the process dies (even by
+SIGKILL): a leftover whose lock can be taken belongs to a dead run, one whose lock cannot
+belongs to a live run and is left alone. POSIX only.
+
+Backups (:func:`write_backup`) are never overwritten: a name already taken gets a numbered
+suffix (``x.json.~1~``, ``x.json.~2~``, ... as GNU ``cp --backup=numbered`` does).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
 from docmigrate.exceptions import WriteError
 
 TEMP_SUFFIX = ".docmigrate-tmp"
+JOURNAL_SUFFIX = ".docmigrate-orig"
+BACKUP_MANIFEST = "docmigrate-backup-manifest.jsonl"
+"""The file that marks a folder as a docmigrate backup folder (never walked as input)."""
+
+
+# --- finding files -----------------------------------------------------------------------------
 
 
 def iter_json_files(
@@ -28,21 +55,44 @@ def iter_json_files(
 
     ``root`` is the argument the file was found under (the file itself for a file argument),
     so that callers can rebuild relative layouts. Folders are walked in sorted order; hidden
-    files and folders (names starting with ``.``) and files matching an ``exclude`` glob (on
-    the path relative to the folder given, or the path as given) are skipped. ``-`` (standard
-    input) is passed through.
+    files and folders (names starting with ``.``), backup folders (holding a
+    ``docmigrate-backup-manifest.jsonl``), files that are not regular files, and files matching
+    an ``exclude`` glob (on the path relative to the folder given, or the path as given) are
+    skipped. A file argument is always yielded (callers refuse it if it is not a regular file),
+    and so is a folder argument under which nothing is found, or that is a backup folder
+    (callers report it). ``-`` (standard input) is passed through.
     """
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            for found in sorted(path.rglob("*.json")):
-                relative = found.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts) or not found.is_file():
-                    continue
-                if not _excluded(found, relative, exclude):
-                    yield found, path
+        if str(given) != "-" and path.is_dir() and not is_backup_folder(path):
+            found = False
+            for found_path in _walk(path, exclude):
+                found = True
+                yield found_path, path
+            if not found:
+                yield path, path  # reading it reports "no JSON files found under ..."
         else:
             yield path, path
+
+
+def _walk(folder: Path, exclude: Sequence[str]) -> Iterator[Path]:
+    for current, folders, names in os.walk(folder):
+        here = Path(current)
+        # Prune in place (os.walk reads the list back): hidden folders and backup folders.
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and not (here / name / BACKUP_MANIFEST).exists()
+        )
+        if (here / BACKUP_MANIFEST).exists():
+            folders[:] = []
+            continue
+        for name in sorted(names):
+            found = here / name
+            if name.startswith(".") or not name.endswith(".json") or not found.is_file():
+                continue
+            if not _excluded(found, found.relative_to(folder), exclude):
+                yield found
 
 
 def _excluded(path: Path, relative: Path, patterns: Sequence[str]) -> bool:
@@ -52,68 +102,311 @@ def _excluded(path: Path, relative: Path, patterns: Sequence[str]) -> bool:
     )
 
 
-def remove_leftovers(paths: Iterable[str | Path]) -> list[Path]:
-    """Delete temporary files an interrupted run left in the given folders; return them.
+def is_backup_folder(path: Path) -> bool:
+    """Tell whether ``path`` is a folder docmigrate keeps backups in."""
+    return (path / BACKUP_MANIFEST).is_file()
 
-    Only names this module makes (``.<name>.<random>.docmigrate-tmp``) are touched; for a file
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Say what ``path`` is when it is not a regular file (after symlinks), else None.
+
+    Reading a FIFO blocks until someone writes to it, and a device such as ``/dev/zero``
+    never ends: neither is ever opened.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # reading it will report the real problem
+    if stat.S_ISREG(mode):
+        return None
+    for test, what in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """Read a regular file whole, refusing it when it is larger than ``limit`` bytes.
+
+    Raises :class:`FileTooLargeError` (an OSError) when the file is too large; the size is
+    checked before reading and again while reading (a file may grow, or lie about its size).
+    """
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > limit:
+            raise FileTooLargeError(size, limit)
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(len(data), limit)
+    return data
+
+
+class FileTooLargeError(OSError):
+    """A document is larger than the size cap."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"the file is larger than the size cap ({size} > {limit} bytes)")
+
+
+# --- overlap of outputs and inputs -------------------------------------------------------------
+
+
+def overlaps(candidate: Path, inputs: Iterable[Path]) -> Path | None:
+    """Return the input that ``candidate`` (a folder) is, is inside, or contains as a file.
+
+    Every path is resolved first, so ``..`` and symbolic links cannot hide an overlap.
+    """
+    resolved = candidate.resolve()
+    for given in inputs:
+        if str(given) == "-":
+            continue
+        target = given.resolve()
+        if resolved == target or (resolved.is_relative_to(target) and target.is_dir()):
+            return given
+    return None
+
+
+def common_root(paths: Iterable[Path]) -> Path:
+    """The deepest folder holding every path (a file counts by its folder; absolute, unresolved)."""
+    folders = [
+        Path(os.path.abspath(p)) if p.is_dir() else Path(os.path.abspath(p)).parent
+        for p in paths
+        if str(p) != "-"
+    ]
+    if not folders:
+        return Path.cwd()
+    return Path(os.path.commonpath(folders))
+
+
+# --- leftovers of interrupted runs -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A temporary file or journal an interrupted run left, and what was done with it."""
+
+    path: Path
+    action: str
+    """``removed`` (a temporary file) or ``restored`` (a journal put back over its file)."""
+
+
+def remove_leftovers(paths: Iterable[str | Path]) -> list[Leftover]:
+    """Clean up after interrupted runs in the given folders; return what was done.
+
+    Only names this module makes are touched, and only when no live process holds them (see
+    the module docstring): temporary files are deleted, and each journal's original bytes are
+    written back into the file it belongs to before the journal is deleted. For a file
     argument its own folder is searched, for a folder argument the whole tree.
     """
-    removed = []
+    done = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            candidates = path.rglob(f".*{TEMP_SUFFIX}")
-        elif str(given) != "-":
-            candidates = path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}")
-        else:
+        if str(given) == "-":
             continue
-        for leftover in candidates:
+        if path.is_dir():
+            journals = list(path.rglob(f".*{JOURNAL_SUFFIX}"))
+            temporaries = list(path.rglob(f".*{TEMP_SUFFIX}"))
+        else:
+            folder = Path(os.path.realpath(path)).parent
+            journals = list(folder.glob(f".*{JOURNAL_SUFFIX}"))
+            temporaries = list(folder.glob(f".{path.name}.*{TEMP_SUFFIX}"))
+        for journal in journals:
+            if _restore_journal(journal):
+                done.append(Leftover(journal, "restored"))
+        for temporary in temporaries:
+            if _remove_if_abandoned(temporary):
+                done.append(Leftover(temporary, "removed"))
+    return done
+
+
+@contextlib.contextmanager
+def _abandoned(path: Path) -> Iterator[bool]:
+    """Hold ``path``'s lock while the body runs, telling whether no live process holds it."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # gone already, or not ours to open
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False  # a live run is writing it
+            return
+        yield True
+    finally:
+        os.close(descriptor)
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    with _abandoned(path) as abandoned:
+        if abandoned:
             with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-                removed.append(leftover)
-    return removed
+                path.unlink()
+                return True
+    return False
+
+
+def _restore_journal(journal: Path) -> bool:
+    stem = journal.name[1 : -len(JOURNAL_SUFFIX)]
+    target = journal.with_name(stem.rsplit(".", 1)[0])
+    with _abandoned(journal) as abandoned:
+        if not abandoned:
+            return False
+        original = journal.read_bytes()
+        if target.exists():
+            _overwrite(target, original)
+            journal.unlink()
+        else:
+            os.replace(journal, target)
+        _fsync_folder(journal.parent)
+        return True
+
+
+# --- writing -----------------------------------------------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permission bits.
+    """Replace the content of ``path`` with ``data`` so that a crash never leaves a mix.
 
-    A new file gets the permissions the process's umask gives. Raises :class:`WriteError` and
-    leaves ``path`` as it was when anything fails.
+    Symbolic links are followed (the link stays, its target gets the new content); hard links,
+    permission bits, owner and group are kept (see the module docstring for how). A new file
+    gets the permissions the process's umask gives. Raises :class:`WriteError` and leaves
+    ``path`` as it was when anything fails.
     """
-    folder = path.parent
+    target = Path(os.path.realpath(path))
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        existing: os.stat_result | None = target.stat()
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        existing = None
     except OSError as error:
         raise WriteError(str(path), f"cannot read its permissions: {error.strerror}") from error
-    temporary = None
     try:
-        descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=folder)
-        temporary = Path(name)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-        temporary = None
-        _fsync_folder(folder)
+        if existing is not None and (existing.st_nlink > 1 or not _may_give(existing)):
+            _rewrite_in_place(target, data)
+        else:
+            _replace(target, data, existing)
     except OSError as error:
         raise WriteError(
             str(path),
             f"not written ({error.strerror or error}); the file that was there is unchanged",
         ) from error
+
+
+def _may_give(existing: os.stat_result) -> bool:
+    """Tell whether a new file of ours can be given ``existing``'s owner and group."""
+    if os.geteuid() == 0:
+        return True
+    return existing.st_uid == os.geteuid() and existing.st_gid in {os.getegid(), *os.getgroups()}
+
+
+@contextlib.contextmanager
+def _locked_temporary(folder: Path, name: str) -> Iterator[tuple[int, Path]]:
+    """Create a temporary file beside ``name``, locked; delete it on the way out if it is left."""
+    descriptor, created = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
+    temporary = Path(created)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield descriptor, temporary
     finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if temporary.exists() and os.path.samestat(os.stat(temporary), os.fstat(descriptor)):
                 temporary.unlink()
+        os.close(descriptor)
+
+
+def _fill(descriptor: int, data: bytes) -> None:
+    """Write all of ``data`` through ``descriptor`` and flush it to disk (keeping it open)."""
+    stream = os.fdopen(os.dup(descriptor), "wb")
+    with stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _replace(target: Path, data: bytes, existing: os.stat_result | None) -> None:
+    if existing is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    else:
+        mode = stat.S_IMODE(existing.st_mode)
+    with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
+        _fill(descriptor, data)
+        if existing is not None:
+            mine = os.fstat(descriptor)
+            if (mine.st_uid, mine.st_gid) != (existing.st_uid, existing.st_gid):
+                os.fchown(descriptor, existing.st_uid, existing.st_gid)
+        os.fchmod(descriptor, mode)  # after chown, which may clear set-id bits
+        os.replace(temporary, target)
+        _fsync_folder(target.parent)
+
+
+def _rewrite_in_place(target: Path, data: bytes) -> None:
+    original = target.read_bytes()
+    with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
+        _fill(descriptor, original)
+        journal = temporary.with_name(temporary.name[: -len(TEMP_SUFFIX)] + JOURNAL_SUFFIX)
+        os.rename(temporary, journal)  # complete before it is a journal
+        _fsync_folder(target.parent)
+        try:
+            _overwrite(target, data)
+        except OSError as error:
+            try:
+                _overwrite(target, original)
+            except OSError:
+                raise WriteError(
+                    str(target),
+                    f"not written ({error.strerror or error}); the original is kept in "
+                    f"{journal}, and the next upgrade run puts it back",
+                ) from error
+            journal.unlink()
+            raise
+        journal.unlink()
+        _fsync_folder(target.parent)
+
+
+def _overwrite(target: Path, data: bytes) -> None:
+    """Write ``data`` into ``target``'s own inode (links, owner and mode stay) and flush it."""
+    with open(target, "r+b") as stream:
+        stream.write(data)
+        stream.truncate()
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def write_backup(folder: Path, relative: Path, data: bytes) -> Path:
+    """Keep ``data`` as ``folder / relative``, or a numbered name if that one is taken.
+
+    An existing file is never overwritten, whatever runs at the same time: the bytes are
+    flushed to a temporary file that is then hard-linked to the first free name (a link fails
+    when the name exists). Returns where the backup is.
+    """
+    wanted = folder / relative
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    with _locked_temporary(wanted.parent, wanted.name) as (descriptor, temporary):
+        _fill(descriptor, data)
+        for number in range(1_000_000):
+            candidate = wanted if number == 0 else wanted.with_name(f"{wanted.name}.~{number}~")
+            try:
+                os.link(temporary, candidate)
+            except FileExistsError:
+                continue
+            _fsync_folder(wanted.parent)
+            return candidate
+    raise WriteError(str(wanted), "no free backup name (a million backups of this file exist)")
 
 
 def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (not supported everywhere, so failures are ignored)."""
+    """Make a rename durable (not supported everywhere, so failures are ignored)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -41,6 +41,7 @@ __all__ = [
     "dumps",
     "format_number",
     "gc_paused",
+    "load_bytes",
     "load_path",
     "loads",
     "locate",
@@ -656,8 +657,12 @@ class LoadedDocument:
 
 def load_path(path: str | os.PathLike[str]) -> LoadedDocument:
     """Read and parse a file; OSError propagates unchanged, the source is ``str(path)``."""
-    source = str(path)
-    value, text = _load(Path(path).read_bytes(), source)
+    return load_bytes(Path(path).read_bytes(), source=str(path))
+
+
+def load_bytes(data: bytes, *, source: str = "<string>") -> LoadedDocument:
+    """Parse a document's bytes, keeping its text to point into it (see :func:`loads`)."""
+    value, text = _load(data, source)
     return LoadedDocument(value=value, text=text, source=source)
 
 

@@ -9,17 +9,21 @@ result against the target schema.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from docmigrate import jsonio
+from docmigrate.deadline import Expired, time_limit
 from docmigrate.exceptions import (
     DataLossError,
     StepFailedError,
     StepOutputInvalidError,
+    StepTimeoutError,
 )
 from docmigrate.family import Family, Step
+from docmigrate.json_values import find_non_json
 from docmigrate.pointers import format_pointer, json_path, parse_pointer, resolve
 from docmigrate.schema_walk import schema_at
 from docmigrate.steps import StepContext, takes_context
@@ -50,6 +54,7 @@ def migrate(
     *,
     to: str | None = None,
     allow_loss: bool = False,
+    step_timeout: float | None = None,
 ) -> MigrationResult:
     """Bring ``document`` of ``family`` to version ``to`` (default: current).
 
@@ -59,15 +64,23 @@ def migrate(
     :class:`~docmigrate.exceptions.StepFailedError`,
     :class:`~docmigrate.exceptions.StepOutputInvalidError`, and
     :class:`~docmigrate.exceptions.DataLossError` for a downgrade that would drop data
-    unless ``allow_loss`` is true. The input is never modified.
+    unless ``allow_loss`` is true. With ``step_timeout`` (seconds), steps that together run
+    longer raise :class:`~docmigrate.exceptions.StepTimeoutError` (see
+    :mod:`docmigrate.deadline` for what can be interrupted). The input is never modified.
     """
     source = family.version_of(document)
     target = family.current if to is None else to
     validate(document, family, source)
     plan = family.plan(source, target)
     work = jsonio.clone(document)
+    ends = None if step_timeout is None else time.monotonic() + step_timeout
     for step in plan:
-        work = run_step(work, family, step, allow_loss=allow_loss)
+        left = None if ends is None else max(ends - time.monotonic(), 0.0)
+        try:
+            with time_limit(left):
+                work = run_step(work, family, step, allow_loss=allow_loss)
+        except Expired:
+            raise StepTimeoutError(step.info, step_timeout or 0.0) from None
     return MigrationResult(document=work, family=family, source=source, target=target, plan=plan)
 
 
@@ -119,11 +132,18 @@ def _caller(step: Step, context: StepContext) -> Any:
 
 
 def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:
+    """Refuse a step result that is None or not exact JSON, naming the step and the place."""
     if value is None:
         raise StepFailedError(
             step.info,
             "the step returned None (return the changed value)",
             json_path=json_path(where),
+        )
+    found = find_non_json(value)
+    if found is not None:
+        inner, problem = found
+        raise StepFailedError(
+            step.info, f"the step returned {problem}", json_path=json_path((*where, *inner))
         )
     return value
 
