@@ -69,8 +69,9 @@ def run_jobs(
     """Upgrade every job, yielding reports in job order; stop at the first failure if asked.
 
     A worker process that dies (killed by the out-of-memory killer, say) fails only the file
-    it was working on: the files that were in flight with it are run again one by one, each in
-    a fresh worker, and the one that kills its worker again is reported as failed.
+    it was working on: the files that were in flight with it and had not finished are run
+    again one by one, each in a fresh worker (a file whose write had landed is then reported
+    as already at the target), and the one that kills its worker again is reported as failed.
     """
     reports = _reports(jobs, registry, source, options, workers)
     for report in reports:
@@ -106,14 +107,17 @@ def _reports(
                     yield pending[0][1].result()
                     pending.popleft()
             except BrokenProcessPool:
-                suspects = [job for job, _ in pending]
+                suspects = list(pending)
             else:
                 return
             finally:
                 for _, future in pending:
                     future.cancel()
-        for job in suspects:  # the pool is gone; find the file that killed it
-            yield _isolated(job, source, options)
+        for job, future in suspects:  # the pool is gone: keep what finished, rerun the rest
+            if future.done() and not future.cancelled() and future.exception() is None:
+                yield future.result()
+            else:
+                yield _isolated(job, source, options)
 
 
 def _isolated(job: UpgradeJob, source: RegistrySource, options: UpgradeOptions) -> FileReport:

@@ -59,6 +59,11 @@ REPORT_FORMAT_VERSION = 1
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# A path argument is only a name here: an unreadable or missing file is a problem of that file
+# (exit 1, the others proceed), not a usage error that stops everything.
+PATHS = click.Path(path_type=Path, readable=False)
+
+
 def family_path_option(function: F) -> F:
     """Add ``--family-path`` (repeatable) to a command."""
     return click.option(
@@ -105,10 +110,10 @@ _SIZE_UNITS = {
 }  # fmt: skip
 
 
-def byte_size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+def byte_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     """Parse a size: ``1000000``, ``500K``, ``64MiB``, ``4G``, ``1.5GB`` (K, M, G, T binary)."""
-    if isinstance(value, int):
-        return value
+    if value is None:
+        return DEFAULT_MAX_FILE_SIZE
     match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
     unit = match[2].lower() if match else ""
     if match is None or unit not in _SIZE_UNITS or float(match[1]) * _SIZE_UNITS[unit] < 1:
@@ -118,8 +123,9 @@ def byte_size(ctx: click.Context, param: click.Parameter, value: str | int) -> i
 
 max_file_size_option = click.option(
     "--max-file-size",
+    type=str,
     callback=byte_size,
-    default=DEFAULT_MAX_FILE_SIZE,
+    default=None,
     metavar="SIZE",
     help=f"Refuse (as a failure of that file) any document larger than SIZE, e.g. 500M or 8GiB "
     f"(K/M/G are binary units). Default: {format_size(DEFAULT_MAX_FILE_SIZE)}.",
@@ -158,7 +164,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATHS)
 @click.option(
     "--family",
     "family_name",
@@ -216,7 +222,7 @@ def validate(
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATHS)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -704,7 +710,12 @@ def _echo_json(reports: Sequence[FileReport]) -> None:
             "errors": sum(len(r.problems) for r in reports),
         },
     }
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    # Undecodable file names hold lone surrogates: write them as JSON escapes (\udcXX).
+    click.echo(_LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _exit(reports: Sequence[FileReport]) -> None:

@@ -177,7 +177,7 @@ class DataLossError(MigrationError):
         shown = ", ".join(self.json_paths[:5]) + (" ..." if len(self.json_paths) > 5 else "")
         super().__init__(
             f"step {step} would drop data present at {shown}; "
-            "allow loss explicitly to downgrade anyway"
+            "pass --allow-loss (allow_loss=True in Python) to downgrade anyway"
         )
 
 
