@@ -168,6 +168,12 @@ def _broken_schema_cases() -> list[Case]:
             "'/$id'",
         ),
         _schema_case(
+            "relative-embedded-id-without-a-root-id",
+            _schema_with("", **{"$defs": {"unit": {"$id": "unit.json", "type": "string"}}}),
+            "'/$defs/unit/$id'",
+            "unit.json",
+        ),
+        _schema_case(
             "default-rejected-by-its-schema",
             _schema_with(ITEM + "/properties/id", default=5),
             f"'{ITEM}/properties/id/default'",
@@ -509,3 +515,18 @@ def test_ctrl_c_while_importing_steps_aborts_with_exit_2(
     assert "Traceback" not in out + err
     assert code == 2
     assert "aborted" in err
+
+
+def test_steps_calling_sys_exit_on_import_stops_upgrade_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sys.exit(0) while steps.py is imported makes upgrade exit 2, writing nothing."""
+    stopping, fine = _upgradable_family(tmp_path, "pass")
+    (tmp_path / "fam" / "steps.py").write_text(_steps("sys.exit(0)\n"), encoding="utf-8")
+    before = {p: p.read_bytes() for p in (stopping, fine)}
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "upgrade", "docs", "--in-place", "--family-path", "fam")
+    assert "Traceback" not in out + err
+    assert code == 2
+    assert "steps.py called sys.exit(0) while being imported" in err
+    assert {p: p.read_bytes() for p in before} == before

@@ -261,7 +261,8 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
     """Return the JSON Pointer where a validator could not be built, and why.
 
     jsonschema_rs names the place of most problems, but not of a reference that resolves
-    nowhere: each reference is then built on its own to find the one at fault.
+    nowhere: each reference is then built on its own to find the one at fault. When the
+    schema's ``$id``s cannot even be registered, the ``$id`` the message quotes is the place.
     """
     path = getattr(error, "instance_path", None)
     if path:
@@ -269,7 +270,7 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
     try:
         registry = schema_registry(schema, uri)
     except Exception:
-        return "", _message(error)
+        return _identifier_quoted_in(_message(error), schema), _message(error)
     for reference in iter_references(schema, uri):
         if reference.target is None:
             continue
@@ -279,6 +280,15 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
             how = f"{reference.keyword} {reference.value!r} resolves nowhere"
             return reference.pointer, f"{how}: {_message(failure)}"
     return "", _message(error)
+
+
+def _identifier_quoted_in(message: str, schema: Mapping[str, Any]) -> str:
+    """Return the pointer of the first ``$id`` whose value ``message`` quotes, or the root."""
+    for sub in iter_subschemas(schema):
+        declared = sub.schema.get("$id")
+        if isinstance(declared, str) and f"'{declared}'" in message:
+            return f"{sub.pointer}/$id"
+    return ""
 
 
 def _check_defaults(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> None:
