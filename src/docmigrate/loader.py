@@ -324,12 +324,13 @@ def _message(error: Exception) -> str:
     return message if isinstance(message, str) else str(error) or type(error).__name__
 
 
-def _json(value: Any) -> str:
-    """Show a value read from a JSON file as JSON (``null``, not ``None``)."""
+def _json(value: Any, limit: int = 60) -> str:
+    """Show a value read from a JSON file as JSON (``null``, not ``None``), cut to ``limit``."""
     try:
-        return jsonio.dumps(value)
+        text = jsonio.dumps(value)
     except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_steps(folder: Path, family: str) -> list[Step]:
@@ -373,7 +374,7 @@ def _import_steps(path: Path, family: str) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except BaseException as error:
-        del sys.modules[module_name]
+        sys.modules.pop(module_name, None)
         if isinstance(error, KeyboardInterrupt):
             raise  # a real Ctrl-C stops the whole run
         raise FamilyError(family, _import_failure(path, error), file=str(path)) from error
