@@ -371,16 +371,16 @@ def test_object_refusing_attribute_access_in_steps_is_not_a_step(
     make_family: FamilyMaker,
 ) -> None:
     """A lazy proxy in steps.py (raising on any attribute) is skipped, the steps still load."""
-    steps = (
-        TWO_STEPS
-        + """
-    class Unbound:
-        def __getattr__(self, name):
-            raise RuntimeError("working outside of a context")
-
-    current = Unbound()
-    """
+    proxy = (
+        "class Unbound:\n"
+        "    def __getattr__(self, name):\n"
+        "        raise RuntimeError('working outside of a context')\n"
+        "\n"
+        "current = Unbound()\n"
     )
     schemas = {v: simple_schema(v) for v in ("1", "2", "3")}
-    family = load_family(make_family(schemas, steps))
+    family = load_family(make_family(schemas, TWO_STEPS + proxy))
     assert [s.name for s in family.upgrades] == ["one_to_two", "two_to_three"]
+    current = family.upgrades[0].function.__globals__["current"]
+    with pytest.raises(RuntimeError, match="outside of a context"):  # the proxy did refuse
+        getattr(current, "__docmigrate_step__", None)
