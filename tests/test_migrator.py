@@ -166,3 +166,36 @@ def test_no_path_between_versions_is_an_error(make_family: FamilyMaker) -> None:
     family = _chain(make_family)
     with pytest.raises(NoPathError, match="no steps lead from version 3 to 1"):
         migrate({"v": "3", "items": []}, family, to="1")
+
+
+@pytest.mark.parametrize(
+    ("stop", "said", "cause"),
+    [
+        ("sys.exit(0)", "the step called sys.exit(0)", SystemExit),
+        ("sys.exit()", "the step called sys.exit()", SystemExit),
+        ("raise GeneratorExit('odd')", "GeneratorExit: odd", GeneratorExit),
+    ],
+)
+def test_step_stopping_the_interpreter_is_a_step_failure(
+    make_family: FamilyMaker, stop: str, said: str, cause: type[BaseException]
+) -> None:
+    """sys.exit or another BaseException in a step is a StepFailedError for that record."""
+    stopping = STEPS_CHAIN.replace(
+        "item.update(context.defaults())",
+        f"item.update(context.defaults())\n    if item['id'] == 'b':\n        {stop}",
+    )
+    family = _chain(make_family, "import sys\n" + stopping)
+    with pytest.raises(StepFailedError) as caught:
+        migrate({"v": "1", "items": [{"id": "a"}, {"id": "b"}]}, family)
+    assert caught.value.json_path == "$.items[1]"
+    assert said in str(caught.value)
+    assert type(caught.value.__cause__) is cause
+
+
+def test_ctrl_c_in_a_step_propagates(make_family: FamilyMaker) -> None:
+    """A KeyboardInterrupt in a step is taken for Ctrl-C and stops everything, unchanged."""
+    family = _chain(
+        make_family, STEPS_CHAIN.replace("    return doc\n", "    raise KeyboardInterrupt\n")
+    )
+    with pytest.raises(KeyboardInterrupt):
+        migrate({"v": "1", "items": [{"id": "a"}]}, family)

@@ -165,3 +165,63 @@ def test_full_backups_are_never_taken_for_production_history(
     document = jsonio.load_path(path).value
     with pytest.raises(UnknownFamilyError):
         registry.detect(document)
+
+
+def _entry_point_package(site: Path, init_source: str) -> None:
+    """Install (on sys.path) a package declaring a docmigrate.families entry point."""
+    package = site / "stopping_families"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(init_source)
+    info = site / "stopping_families-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stopping-families\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[docmigrate.families]\nstopping = stopping_families\n")
+
+
+def test_entry_point_calling_sys_exit_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package whose import calls sys.exit(0) cannot end the run: a ConfigurationError."""
+    _entry_point_package(tmp_path / "site", "import sys\nsys.exit(0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    with pytest.raises(
+        ConfigurationError, match=r"'stopping' .* failed to load: called sys\.exit\(0\)"
+    ):
+        Registry.discover(cwd=tmp_path, entry_points=True)
+
+
+def test_ctrl_c_while_loading_an_entry_point_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt while an entry point loads is taken for Ctrl-C and propagates."""
+    _entry_point_package(tmp_path / "site", "raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    with pytest.raises(KeyboardInterrupt):
+        Registry.discover(cwd=tmp_path, entry_points=True)
+
+
+def test_pyproject_family_path_error_names_the_pyproject(tmp_path: Path) -> None:
+    """A family-paths entry that is not a folder is reported with the pyproject.toml it is in."""
+    (tmp_path / "pyproject.toml").write_text('[tool.docmigrate]\nfamily-paths = ["nowhere"]\n')
+    with pytest.raises(ConfigurationError) as caught:
+        _discover(cwd=tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'pyproject.toml'}: family-paths: ")
+    assert "nowhere is not a folder" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("tool = 1\n", "[tool] must be a table, not 1"),
+        ("[tool]\ndocmigrate = 5\n", "[tool.docmigrate] must be a table, not 5"),
+        ('[tool.docmigrate]\nfamily-paths = "x"\n', "family-paths must be a list of strings"),
+    ],
+)
+def test_pyproject_of_the_wrong_shape_is_a_configuration_error(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """A [tool] or [tool.docmigrate] of the wrong shape is a ConfigurationError naming the file."""
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        _discover(cwd=tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'pyproject.toml'}: {said}")

@@ -13,6 +13,7 @@ what CI checks.
 
 from __future__ import annotations
 
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,9 +47,14 @@ def load_settings(cwd: Path) -> Settings:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigurationError(f"{path}: {error}") from None
-    table: Any = document.get("tool", {}).get("docmigrate", {})
+    tool: Any = document.get("tool", {})
+    if not isinstance(tool, Mapping):
+        raise ConfigurationError(f"{path}: [tool] must be a table, not {reprlib.repr(tool)}")
+    table: Any = tool.get("docmigrate", {})
     if not isinstance(table, Mapping):
-        raise ConfigurationError(f"{path}: [tool.docmigrate] must be a table")
+        raise ConfigurationError(
+            f"{path}: [tool.docmigrate] must be a table, not {reprlib.repr(table)}"
+        )
     unknown = set(table) - _KEYS
     if unknown:
         raise ConfigurationError(
@@ -65,5 +71,7 @@ def load_settings(cwd: Path) -> Settings:
 
 def _strings(value: Any, path: Path, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigurationError(f"{path}: {key} must be a list of strings")
+        raise ConfigurationError(
+            f"{path}: {key} must be a list of strings, not {reprlib.repr(value)}"
+        )
     return value

@@ -5,7 +5,7 @@ messages and exit codes::
 
     DocmigrateError
     ├── JSONReadError              a document could not be read as exact JSON (file, line, column)
-    ├── FamilyError                a family folder is broken (family, file, what is wrong)
+    ├── FamilyError                a family folder is broken (family, file, schema pointer, why)
     │   └── RemoteReferenceError   a schema names a `$ref` outside the family (no network, ever)
     ├── ConfigurationError         family paths, pyproject settings or entry points are unusable
     ├── DetectionError             a document's family or version cannot be told
@@ -14,8 +14,8 @@ messages and exit codes::
     ├── DocumentInvalidError       a document fails its version's schema (all errors attached)
     ├── MigrationError             a plan cannot be made or run
     │   ├── NoPathError            no chain of steps leads to the target version
-    │   ├── StepFailedError        a step raised, or returned something that is not exact JSON
-    │   │   └── StepTimeoutError   a step ran longer than the time limit
+    │   ├── StepFailedError        a step raised, called sys.exit, or returned non-JSON values
+    │   │   └── StepTimeoutError   a step ran longer than the time limit (--step-timeout)
     │   ├── StepOutputInvalidError a step's output fails its target schema
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
@@ -55,13 +55,26 @@ class JSONReadError(DocmigrateError):
         super().__init__(f"{source}:{line}:{column}: {message}")
 
 
-class FamilyError(DocmigrateError):
-    """A family folder cannot be loaded: names the family (or folder) and the reason."""
+def _one_line(message: str) -> str:
+    """Join a message's lines: a library's multi-line text must still read as one line."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
-    def __init__(self, family: str, message: str) -> None:
+
+class FamilyError(DocmigrateError):
+    """A family folder cannot be loaded: names the family (or folder) and the reason.
+
+    ``file`` is the file at fault (``family.toml``, a schema file, ``steps.py``) or the folder,
+    and ``pointer`` the JSON Pointer of the place in a schema file, when there is one.
+    """
+
+    def __init__(
+        self, family: str, message: str, *, file: str | None = None, pointer: str | None = None
+    ) -> None:
         self.family = family
-        self.message = message
-        super().__init__(f"family {family!r}: {message}")
+        self.message = _one_line(message)
+        self.file = file
+        self.pointer = pointer
+        super().__init__(f"family {family!r}: {self.message}")
 
 
 class RemoteReferenceError(FamilyError):
@@ -70,6 +83,9 @@ class RemoteReferenceError(FamilyError):
 
 class ConfigurationError(DocmigrateError):
     """Family paths, ``[tool.docmigrate]`` settings or entry points are unusable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
 
 
 class DetectionError(DocmigrateError):

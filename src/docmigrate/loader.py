@@ -2,7 +2,14 @@
 
 A family folder holds ``family.toml``, one ``<version>.schema.json`` per version and, when
 there is more than one version, a ``steps.py`` with the tagged step functions. Every check
-that can fail is made here, once, so that a loaded family is known to be sound.
+that can fail is made here, once, so that a loaded family is known to be sound: anything
+malformed is a :class:`FamilyError` naming the file (and, in a schema, the JSON Pointer of
+the place), never another exception.
+
+Importing ``steps.py`` runs the family author's code. If it calls ``sys.exit`` or raises any
+other exception (``BaseException`` included), the family is refused with a FamilyError. A
+``KeyboardInterrupt`` is the one exception let through, unchanged: it is taken for a real
+Ctrl-C, which must stop the whole run (the command line then exits 2, "aborted").
 """
 
 from __future__ import annotations
@@ -15,16 +22,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
-from urllib.parse import quote
-
-import jsonschema_rs
+from urllib.parse import quote, urldefrag
 
 from docmigrate import jsonio
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
 from docmigrate.family import DetectRules, Family, Step
-from docmigrate.pointers import parse_pointer
-from docmigrate.schema_walk import iter_subschemas, non_local_references
-from docmigrate.steps import STEP_ATTRIBUTE, StepSpec
+from docmigrate.pointers import format_pointer, parse_pointer
+from docmigrate.schema_walk import iter_references, iter_subschemas, non_local_references
+from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
+from docmigrate.validation import (
+    compile_reference,
+    compile_schema,
+    errors_under,
+    metaschema_errors,
+    schema_registry,
+)
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_SUFFIX = ".schema.json"
@@ -39,30 +51,41 @@ def is_family_folder(folder: Path) -> bool:
 
 
 def load_family(folder: str | Path) -> Family:
-    """Load and check the family in ``folder``; raise :class:`FamilyError` if it is broken."""
+    """Load and check the family in ``folder``; raise :class:`FamilyError` if it is broken.
+
+    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged.
+    """
     folder = Path(folder)
+    toml = folder / "family.toml"
     settings = _read_settings(folder)
     name = settings["name"]
-    schemas, uris = _read_schemas(folder, name)
+    schemas, uris, validators = _read_schemas(folder, name)
     steps = _read_steps(folder, name)
-    versions = _check_graph(name, schemas, steps)
-    version_pointer = _pointer(name, settings.get("version_pointer", "/version"), "version_pointer")
+    steps_file = folder / "steps.py"
+    versions = _check_graph(name, schemas, steps, steps_file if steps_file.is_file() else folder)
+    version_pointer = _pointer(
+        name, toml, settings.get("version_pointer", "/version"), "version_pointer"
+    )
     default_version = settings.get("default_version")
     if default_version is not None and default_version not in schemas:
-        raise FamilyError(name, f"default_version {default_version!r} has no schema file")
+        raise FamilyError(
+            name, f"{toml}: default_version {default_version!r} has no schema file", file=str(toml)
+        )
+    records_pointer, records_key = _records(name, toml, settings)
     return Family(
         name=name,
         location=str(folder),
         description=str(settings.get("description", "")),
         version_pointer=version_pointer,
         default_version=default_version,
-        detect=_detect_rules(name, settings.get("detect", {})),
-        records_pointer=_records(name, settings)[0],
-        records_key=_records(name, settings)[1],
+        detect=_detect_rules(name, toml, settings.get("detect", {})),
+        records_pointer=records_pointer,
+        records_key=records_key,
         schemas=MappingProxyType(schemas),
         schema_uris=MappingProxyType(uris),
         steps=tuple(sorted(steps, key=lambda s: (versions.index(s.source), s.target))),
         versions=versions,
+        _validators=validators,
     )
 
 
@@ -71,115 +94,243 @@ def _read_settings(folder: Path) -> dict[str, Any]:
     try:
         settings = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FamilyError(str(folder), "no family.toml in this folder") from None
+        raise FamilyError(str(folder), "no family.toml in this folder", file=str(folder)) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise FamilyError(str(folder), f"{path}: {error}") from None
+        raise FamilyError(str(folder), f"{path}: {error}", file=str(path)) from None
     name = settings.get("name")
     if not isinstance(name, str) or not name:
-        raise FamilyError(str(folder), f"{path}: 'name' must be a non-empty string")
+        raise FamilyError(str(folder), f"{path}: 'name' must be a non-empty string", file=str(path))
     unknown = set(settings) - _TOML_KEYS
     if unknown:
-        raise FamilyError(name, f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise FamilyError(
+            name, f"{path}: unknown key(s) {', '.join(sorted(unknown))}", file=str(path)
+        )
     for key in ("version_pointer", "default_version", "description"):
         if key in settings and not isinstance(settings[key], str):
-            raise FamilyError(name, f"{path}: {key!r} must be a string")
+            raise FamilyError(name, f"{path}: {key!r} must be a string", file=str(path))
     return settings
 
 
-def _pointer(family: str, value: Any, where: str) -> tuple[str, ...]:
+def _pointer(family: str, toml: Path, value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, str):
-        raise FamilyError(family, f"{where}: a JSON Pointer string is expected, not {value!r}")
+        raise FamilyError(
+            family,
+            f"{toml}: {where}: a JSON Pointer string is expected, not {value!r}",
+            file=str(toml),
+        )
     try:
         return parse_pointer(value)
     except ValueError as error:
-        raise FamilyError(family, f"{where}: {error}") from None
+        raise FamilyError(family, f"{toml}: {where}: {error}", file=str(toml)) from None
 
 
-def _detect_rules(family: str, table: Any) -> DetectRules:
+def _detect_rules(family: str, toml: Path, table: Any) -> DetectRules:
     if not isinstance(table, Mapping) or set(table) - _DETECT_KEYS:
-        raise FamilyError(family, f"[detect] accepts only {sorted(_DETECT_KEYS)}")
+        raise FamilyError(
+            family, f"{toml}: [detect] accepts only {sorted(_DETECT_KEYS)}", file=str(toml)
+        )
     required = table.get("required", [])
     equals = table.get("equals", {})
     if not isinstance(required, list) or not isinstance(equals, Mapping):
-        raise FamilyError(family, "[detect] required is a list of pointers, equals a table")
+        raise FamilyError(
+            family,
+            f"{toml}: [detect] required is a list of pointers, equals a table",
+            file=str(toml),
+        )
     return DetectRules(
-        required=tuple(_pointer(family, p, "[detect] required") for p in required),
-        equals=tuple((_pointer(family, p, "[detect] equals"), v) for p, v in equals.items()),
+        required=tuple(_pointer(family, toml, p, "[detect] required") for p in required),
+        equals=tuple((_pointer(family, toml, p, "[detect] equals"), v) for p, v in equals.items()),
     )
 
 
-def _records(family: str, settings: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, str | None]:
+def _records(
+    family: str, toml: Path, settings: Mapping[str, Any]
+) -> tuple[tuple[str, ...] | None, str | None]:
     table = settings.get("records", {})
     if not isinstance(table, Mapping) or set(table) - _RECORDS_KEYS:
-        raise FamilyError(family, f"[records] accepts only {sorted(_RECORDS_KEYS)}")
+        raise FamilyError(
+            family, f"{toml}: [records] accepts only {sorted(_RECORDS_KEYS)}", file=str(toml)
+        )
     pointer = table.get("pointer")
     key = table.get("key")
     if key is not None and not isinstance(key, str):
-        raise FamilyError(family, "[records] key must be a string")
-    return (None if pointer is None else _pointer(family, pointer, "[records] pointer")), key
+        raise FamilyError(family, f"{toml}: [records] key must be a string", file=str(toml))
+    if pointer is None:
+        return None, key
+    return _pointer(family, toml, pointer, "[records] pointer"), key
 
 
-def _read_schemas(folder: Path, family: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _read_schemas(
+    folder: Path, family: str
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """Read and check each schema file; return schemas, URIs and validators by version."""
     schemas: dict[str, Any] = {}
     uris: dict[str, str] = {}
+    validators: dict[str, Any] = {}
     for path in sorted(folder.glob(f"*{SCHEMA_SUFFIX}")):
         version = path.name[: -len(SCHEMA_SUFFIX)]
+        if not version:
+            raise FamilyError(family, f"{path}: no version before {SCHEMA_SUFFIX}", file=str(path))
         schema = _read_schema_file(path, family)
-        uri = schema.get("$id") if isinstance(schema.get("$id"), str) else None
-        uri = uri or f"urn:docmigrate:{quote(family)}:{quote(version)}"
-        _check_schema(path, family, schema, uri)
+        uri, validators[version] = _check_schema(path, family, schema, version)
         schemas[version], uris[version] = schema, uri
     if not schemas:
-        raise FamilyError(family, f"no <version>{SCHEMA_SUFFIX} files in {folder}")
-    return schemas, uris
+        raise FamilyError(
+            family, f"no <version>{SCHEMA_SUFFIX} files in {folder}", file=str(folder)
+        )
+    return schemas, uris, validators
 
 
 def _read_schema_file(path: Path, family: str) -> dict[str, Any]:
     try:
         schema = jsonio.loads(path.read_bytes(), source=str(path))
     except (OSError, JSONReadError) as error:
-        raise FamilyError(family, f"cannot read schema: {error}") from None
+        raise FamilyError(family, f"cannot read schema: {error}", file=str(path)) from None
     if not isinstance(schema, dict):
-        raise FamilyError(family, f"{path}: a schema file must hold a JSON object")
+        # A boolean schema is valid JSON Schema, but cannot be a version: nothing to detect.
+        raise FamilyError(
+            family,
+            f"{path}: a schema file must hold a JSON object, not {_json(schema)}",
+            file=str(path),
+            pointer="",
+        )
     return schema
 
 
-def _check_schema(path: Path, family: str, schema: dict[str, Any], uri: str) -> None:
-    declared = schema.get("$schema", DRAFT_2020_12)
-    if declared.rstrip("#") != DRAFT_2020_12:
-        raise FamilyError(family, f"{path}: $schema must be {DRAFT_2020_12!r}, not {declared!r}")
-    try:
-        jsonschema_rs.meta.validate(schema)
-    except jsonschema_rs.ValidationError as error:
-        where = "/".join(str(p) for p in error.instance_path)
+def _check_schema(path: Path, family: str, schema: dict[str, Any], version: str) -> tuple[str, Any]:
+    """Check one version's schema; return its URI and its compiled validator."""
+    _check_draft(path, family, schema)
+    problems = metaschema_errors(schema)
+    if problems:
+        where = problems[0].pointer
         raise FamilyError(
-            family, f"{path}: not a valid JSON Schema at '/{where}': {error.message}"
-        ) from None
-    for pointer, reference in non_local_references(schema, uri):
+            family,
+            f"{path}: not a valid JSON Schema at '{where}': {problems[0].message}",
+            file=str(path),
+            pointer=where,
+        )
+    uri = _schema_uri(schema, family, version)
+    for reference in non_local_references(schema, uri):
         raise RemoteReferenceError(
             family,
-            f"{path}: $ref {reference!r} at '{pointer}' leaves the schema; docmigrate resolves "
-            "references only inside a schema file and never fetches one (use #/$defs/...)",
+            f"{path}: {reference.keyword} {reference.value!r} at '{reference.pointer}' leaves "
+            "the schema; docmigrate resolves references only inside a schema file and never "
+            "fetches one (use #/$defs/...)",
+            file=str(path),
+            pointer=reference.pointer,
         )
-    registry = jsonschema_rs.Registry([(uri, schema)])
+    validator = _compile(path, family, schema, uri)
+    _check_defaults(path, family, schema, uri)
+    return uri, validator
+
+
+def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
+    declared = schema.get("$schema", DRAFT_2020_12)
+    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
+        raise FamilyError(
+            family,
+            f"{path}: $schema at '/$schema' must be {DRAFT_2020_12!r}, not {_json(declared)}",
+            file=str(path),
+            pointer="/$schema",
+        )
+
+
+def _schema_uri(schema: Mapping[str, Any], family: str, version: str) -> str:
+    """The URI a schema is known by: its ``$id`` (without the empty fragment) or a URN."""
+    declared = schema.get("$id")
+    if isinstance(declared, str) and urldefrag(declared)[0]:
+        return urldefrag(declared)[0]
+    return f"urn:docmigrate:{quote(family)}:{quote(version)}"
+
+
+def _compile(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> Any:
+    """Build the schema's validator now, so that a loaded family always validates."""
+    try:
+        return compile_schema(schema, uri)
+    except Exception as error:  # jsonschema_rs raises ValueError kinds; any failure is the schema's
+        where, why = _locate_build_failure(schema, uri, error)
+        raise FamilyError(
+            family,
+            f"{path}: no validator can be built from the schema at '{where}': {why}",
+            file=str(path),
+            pointer=where,
+        ) from None
+
+
+def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception) -> tuple[str, str]:
+    """Return the JSON Pointer where a validator could not be built, and why.
+
+    jsonschema_rs names the place of most problems, but not of a reference that resolves
+    nowhere: each reference is then built on its own to find the one at fault. When the
+    schema's ``$id``s cannot even be registered, the ``$id`` the message quotes is the place.
+    """
+    path = getattr(error, "instance_path", None)
+    if path:
+        return format_pointer(path), _message(error)
+    try:
+        registry = schema_registry(schema, uri)
+    except Exception:
+        return _identifier_quoted_in(_message(error), schema), _message(error)
+    for reference in iter_references(schema, uri):
+        if reference.target is None:
+            continue
+        try:
+            compile_reference(reference.target, registry)
+        except Exception as failure:
+            how = f"{reference.keyword} {reference.value!r} resolves nowhere"
+            return reference.pointer, f"{how}: {_message(failure)}"
+    return "", _message(error)
+
+
+def _identifier_quoted_in(message: str, schema: Mapping[str, Any]) -> str:
+    """Return the pointer of the first ``$id`` whose value ``message`` quotes, or the root."""
+    for sub in iter_subschemas(schema):
+        declared = sub.schema.get("$id")
+        if isinstance(declared, str) and f"'{declared}'" in message:
+            return f"{sub.pointer}/$id"
+    return ""
+
+
+def _check_defaults(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> None:
+    """Check each ``default`` against the subschema declaring it, as the schema sees it."""
+    registry = schema_registry(schema, uri)
     for sub in iter_subschemas(schema, uri):
         if "default" not in sub.schema:
             continue
+        where = f"{sub.pointer}/default"
         try:
-            checker = jsonschema_rs.Draft202012Validator(
-                {"$ref": f"{uri}#{quote(sub.pointer, safe='/~$')}"},
-                registry=registry,
-                validate_formats=True,
-                offline=True,
-            )
-        except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
-            raise FamilyError(family, f"{path}: {error}") from None
-        for problem in checker.iter_errors(sub.schema["default"]):
+            checker = compile_reference(f"{uri}#{quote(sub.pointer, safe='/~$')}", registry)
+            problems = errors_under(checker, sub.schema["default"])
+        except Exception as error:  # the place cannot be addressed, or the value not checked
             raise FamilyError(
                 family,
-                f"{path}: the default at '{sub.pointer}/default' is rejected by its own "
-                f"schema: {problem.message}",
+                f"{path}: the default at '{where}' cannot be checked: {_message(error)}",
+                file=str(path),
+                pointer=where,
+            ) from None
+        if problems:
+            raise FamilyError(
+                family,
+                f"{path}: the default at '{where}' is rejected by its own schema: "
+                f"{problems[0].message}",
+                file=str(path),
+                pointer=where,
             )
+
+
+def _message(error: Exception) -> str:
+    """A library error's own message (jsonschema_rs's ``str()`` adds lines of context)."""
+    message = getattr(error, "message", None)
+    return message if isinstance(message, str) else str(error) or type(error).__name__
+
+
+def _json(value: Any, limit: int = 60) -> str:
+    """Show a value read from a JSON file as JSON (``null``, not ``None``), cut to ``limit``."""
+    try:
+        text = jsonio.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_steps(folder: Path, family: str) -> list[Step]:
@@ -189,46 +340,76 @@ def _read_steps(folder: Path, family: str) -> list[Step]:
     module = _import_steps(path, family)
     steps = []
     for value in vars(module).values():
-        spec = getattr(value, STEP_ATTRIBUTE, None)
-        if isinstance(spec, StepSpec) and callable(value):
-            steps.append(Step(function=value, spec=spec))
+        spec = _step_spec(value)
+        if spec is None:
+            continue
+        step = Step(function=value, spec=spec)
+        problem = spec_problem(spec)
+        if problem:
+            raise FamilyError(family, f"{path}: step {step.name}: {problem}", file=str(path))
+        steps.append(step)
     return steps
 
 
+def _step_spec(value: Any) -> StepSpec | None:
+    """Return the spec a step decorator left on ``value``, or None if it is not a step."""
+    try:
+        spec = getattr(value, STEP_ATTRIBUTE, None)
+    except Exception:  # a lazy proxy (e.g. an unbound context object) refusing attributes
+        return None
+    return spec if isinstance(spec, StepSpec) and callable(value) else None
+
+
 def _import_steps(path: Path, family: str) -> ModuleType:
+    """Import ``steps.py`` once per path; see the module docstring for what it may raise."""
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     module_name = f"docmigrate_family_{digest}_steps"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise FamilyError(family, f"{path}: cannot be imported")
+        raise FamilyError(family, f"{path}: cannot be imported", file=str(path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
-        del sys.modules[module_name]
-        raise FamilyError(family, f"{path}: importing it raised {error!r}") from error
+    except BaseException as error:
+        sys.modules.pop(module_name, None)
+        if isinstance(error, KeyboardInterrupt):
+            raise  # a real Ctrl-C stops the whole run
+        raise FamilyError(family, _import_failure(path, error), file=str(path)) from error
     return module
 
 
-def _check_graph(family: str, schemas: Mapping[str, Any], steps: list[Step]) -> tuple[str, ...]:
-    """Check the version graph and return the versions, oldest first, current last."""
+def _import_failure(path: Path, error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"{path} called {describe_exit(error)} while being imported"
+    return f"{path}: importing it raised {error!r}"
+
+
+def _check_graph(
+    family: str, schemas: Mapping[str, Any], steps: list[Step], where: Path
+) -> tuple[str, ...]:
+    """Check the version graph and return the versions, oldest first, current last.
+
+    ``where`` is the ``steps.py`` (or, without one, the folder) that errors name.
+    """
+
+    def broken(message: str) -> FamilyError:
+        return FamilyError(family, f"{where}: {message}", file=str(where))
+
     edges: dict[tuple[str, str], Step] = {}
     for step in steps:
         for version in (step.source, step.target):
             if version not in schemas:
-                raise FamilyError(
-                    family,
+                raise broken(
                     f"step {step.name} names version {version!r}, which has no schema file "
                     f"(known: {', '.join(schemas)})",
                 )
         if step.source == step.target:
-            raise FamilyError(family, f"step {step.name} goes from {step.source} to itself")
+            raise broken(f"step {step.name} goes from {step.source} to itself")
         if (step.source, step.target) in edges:
-            raise FamilyError(
-                family,
+            raise broken(
                 f"two steps for {step.source} -> {step.target}: "
                 f"{edges[(step.source, step.target)].name} and {step.name}",
             )
@@ -239,27 +420,24 @@ def _check_graph(family: str, schemas: Mapping[str, Any], steps: list[Step]) -> 
             upgrades[step.source].append(step.target)
     cycle = _find_cycle(upgrades)
     if cycle:
-        raise FamilyError(family, f"the upgrades form a cycle: {' -> '.join(cycle)}")
+        raise broken(f"the upgrades form a cycle: {' -> '.join(cycle)}")
     reached = {t for targets in upgrades.values() for t in targets}
     heads = [v for v in schemas if not upgrades[v] and (v in reached or len(schemas) == 1)]
     if len(heads) > 1:
-        raise FamilyError(family, f"more than one head (current version): {', '.join(heads)}")
+        raise broken(f"more than one head (current version): {', '.join(heads)}")
     if not heads:
-        raise FamilyError(family, "no version is reached by an upgrade, so none is current")
+        raise broken("no version is reached by an upgrade, so none is current")
     current = heads[0]
     distance = _distances_to(current, upgrades)
     stranded = [v for v in schemas if v not in distance]
     if stranded:
-        raise FamilyError(
-            family,
+        raise broken(
             f"version(s) {', '.join(stranded)} cannot be upgraded to current {current}: "
             "add the missing upgrade step",
         )
     for step in steps:
         if step.spec.direction == "downgrade" and distance[step.target] <= distance[step.source]:
-            raise FamilyError(
-                family, f"downgrade {step.name} goes from {step.source} to a newer version"
-            )
+            raise broken(f"downgrade {step.name} goes from {step.source} to a newer version")
     return tuple(sorted(schemas, key=lambda v: (-distance[v], v)))
 
 

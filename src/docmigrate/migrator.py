@@ -26,7 +26,7 @@ from docmigrate.family import Family, Step
 from docmigrate.json_values import find_non_json
 from docmigrate.pointers import format_pointer, json_path, parse_pointer, resolve
 from docmigrate.schema_walk import schema_at
-from docmigrate.steps import StepContext, takes_context
+from docmigrate.steps import StepContext, describe_exit, takes_context
 from docmigrate.validation import is_valid, iter_errors, sort_errors, validate
 
 _ABSENT: Any = object()
@@ -117,18 +117,31 @@ def run_step(work: Any, family: Family, step: Step, *, allow_loss: bool = False)
 
 
 def _caller(step: Step, context: StepContext) -> Any:
-    """Wrap the step function so that a failure becomes a StepFailedError with a location."""
+    """Wrap the step function so that a failure becomes a StepFailedError with a location.
+
+    Whatever the step raises becomes a StepFailedError for this document, ``sys.exit`` and
+    other ``BaseException`` subclasses included, so one step cannot end a run over many files
+    with a success code. A ``KeyboardInterrupt`` is the exception: it is taken for a real
+    Ctrl-C and propagates unchanged, so the whole run stops (the command line exits 2). So
+    does the time limit's :class:`~docmigrate.deadline.Expired`, which ``migrate`` reports.
+    """
     with_context = takes_context(step.function)
 
     def call(value: Any, where: tuple[str | int, ...] = ()) -> Any:
         try:
             return step.function(value, context) if with_context else step.function(value)
-        except Exception as error:
-            raise StepFailedError(
-                step.info, f"{type(error).__name__}: {error}", json_path=json_path(where)
-            ) from error
+        except (KeyboardInterrupt, Expired):
+            raise
+        except BaseException as error:
+            raise StepFailedError(step.info, _failure(error), json_path=json_path(where)) from error
 
     return call
+
+
+def _failure(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"the step called {describe_exit(error)}"
+    return f"{type(error).__name__}: {error}"
 
 
 def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:

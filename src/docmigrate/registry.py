@@ -15,10 +15,11 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from docmigrate.config import load_settings
+from docmigrate.config import Settings, load_settings
 from docmigrate.exceptions import ConfigurationError, DetectionError, UnknownFamilyError
 from docmigrate.family import Family
 from docmigrate.loader import is_family_folder, load_family
+from docmigrate.steps import describe_exit
 
 ENTRY_POINT_GROUP = "docmigrate.families"
 BUILTIN_FOLDER = Path(__file__).parent / "families"
@@ -53,9 +54,7 @@ class Registry:
             folders += _family_folders(BUILTIN_FOLDER)
         for path in family_paths:
             folders += _family_folders(Path(path))
-        folders += [
-            f for p in load_settings(Path(cwd or ".")).family_paths for f in _family_folders(p)
-        ]
+        folders += _configured_folders(load_settings(Path(cwd or ".")))
         if entry_points:
             folders += [f for p in _entry_point_paths() for f in _family_folders(p)]
         unique = list(dict.fromkeys(f.resolve() for f in folders))
@@ -132,17 +131,33 @@ def _family_folders(path: Path) -> list[Path]:
     return found
 
 
+def _configured_folders(settings: Settings) -> list[Path]:
+    """Return the family folders of ``family-paths``; an error names the pyproject.toml."""
+    try:
+        return [f for path in settings.family_paths for f in _family_folders(path)]
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{settings.source}: family-paths: {error}") from None
+
+
 def _entry_point_paths() -> list[Path]:
-    """Return the folders that installed packages declare in ``docmigrate.families``."""
+    """Return the folders that installed packages declare in ``docmigrate.families``.
+
+    Loading an entry point runs the package's code: whatever it raises, ``sys.exit``
+    included, is a ConfigurationError, except a ``KeyboardInterrupt`` (a real Ctrl-C), which
+    propagates so that the whole run stops.
+    """
     paths: list[Path] = []
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             value = entry_point.load()
             if callable(value) and not isinstance(value, ModuleType):
                 value = value()
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            why = f"called {describe_exit(error)}" if isinstance(error, SystemExit) else error
             raise ConfigurationError(
-                f"entry point {entry_point.name!r} ({entry_point.value}) failed to load: {error}"
+                f"entry point {entry_point.name!r} ({entry_point.value}) failed to load: {why}"
             ) from error
         paths += _paths_of(entry_point.name, value)
     return paths

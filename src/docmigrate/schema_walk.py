@@ -1,33 +1,62 @@
 """Walking JSON Schema documents: subschemas, ``default`` values, ``$ref`` targets.
 
-Only the keywords of Draft 2020-12 that hold subschemas are followed, so a property that
-happens to be *named* ``default`` or ``$ref`` is never mistaken for the keyword.
+Subschemas are found through a table of the keywords that hold them and of how they hold
+them (one schema, a map of schemas, a list of schemas): every such keyword of the Draft
+2020-12 metaschema, including the legacy ``definitions`` and ``dependencies`` it still
+describes, and the older ``additionalItems`` and array form of ``items``. So a ``$ref`` is
+found wherever a validator could follow it, and a property that happens to be *named*
+``default`` or ``$ref`` is never mistaken for the keyword.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin
 
 from docmigrate.pointers import format_pointer, parse_pointer, resolve
 
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SCHEMA_VALUES = (
-    "items",
-    "additionalProperties",
-    "not",
-    "if",
-    "then",
-    "else",
-    "contains",
-    "propertyNames",
-    "unevaluatedItems",
-    "unevaluatedProperties",
-    "additionalItems",
+SubschemaKind = Literal["schema", "map", "list", "schema-or-list"]
+
+SUBSCHEMA_KEYWORDS: Mapping[str, SubschemaKind] = MappingProxyType(
+    {
+        # core vocabulary
+        "$defs": "map",
+        # applicator vocabulary
+        "prefixItems": "list",
+        "items": "schema-or-list",  # the list form is the pre-2020-12 tuple form
+        "contains": "schema",
+        "additionalProperties": "schema",
+        "properties": "map",
+        "patternProperties": "map",
+        "dependentSchemas": "map",
+        "propertyNames": "schema",
+        "if": "schema",
+        "then": "schema",
+        "else": "schema",
+        "allOf": "list",
+        "anyOf": "list",
+        "oneOf": "list",
+        "not": "schema",
+        # unevaluated vocabulary
+        "unevaluatedItems": "schema",
+        "unevaluatedProperties": "schema",
+        # content vocabulary
+        "contentSchema": "schema",
+        # legacy keywords the 2020-12 metaschema still describes
+        "definitions": "map",
+        "dependencies": "map",  # a value may also be a list of property names: not a schema
+        # before 2020-12
+        "additionalItems": "schema",
+    }
 )
+"""Each keyword that holds subschemas, and how it holds them."""
+
+REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+_Child = tuple[tuple[str, ...], Any, str]
 
 
 @dataclass(frozen=True)
@@ -39,47 +68,88 @@ class Subschema:
     base: str
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A ``$ref`` (or ``$dynamicRef``, ``$recursiveRef``) and the subschema that holds it."""
+
+    pointer: str
+    """The JSON Pointer of the subschema holding the keyword."""
+    keyword: str
+    value: str
+    base: str
+    """The base URI the reference is resolved against."""
+
+    @property
+    def target(self) -> str | None:
+        """The absolute URI referred to; None when it is not a URI reference."""
+        if self.value.startswith("#"):  # urljoin ignores fragments against a URN base
+            return urldefrag(self.base)[0] + self.value
+        return join_uri(self.base, self.value)
+
+
+def join_uri(base: str, reference: str) -> str | None:
+    """Resolve ``reference`` against ``base``; None when either is not a URI reference."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:  # e.g. "http://[bad": urllib refuses it
+        return None
+
+
+def _children(path: tuple[str, ...], keyword: str, value: Any, base: str) -> list[_Child]:
+    """The subschemas that ``keyword`` holds in ``value``, by the kind of keyword it is."""
+    kind = SUBSCHEMA_KEYWORDS.get(keyword)
+    if kind == "map" and isinstance(value, Mapping):
+        return [((*path, keyword, name), sub, base) for name, sub in value.items()]
+    if kind in ("list", "schema-or-list") and isinstance(value, list):
+        return [((*path, keyword, str(i)), sub, base) for i, sub in enumerate(value)]
+    if kind in ("schema", "schema-or-list"):
+        return [((*path, keyword), value, base)]
+    return []
+
+
 def iter_subschemas(root: Mapping[str, Any], base: str = "") -> Iterator[Subschema]:
-    """Yield every subschema of ``root`` (itself included), depth first."""
-    stack: list[tuple[tuple[str, ...], Any, str]] = [((), root, base)]
+    """Yield every subschema of ``root`` (itself included), depth first.
+
+    Boolean subschemas are skipped: they hold no keyword. A ``$id`` that is not a URI
+    reference leaves the base as it was (the metaschema check reports it).
+    """
+    stack: list[_Child] = [((), root, base)]
     while stack:
         path, node, node_base = stack.pop()
         if not isinstance(node, Mapping):
             continue
         if isinstance(node.get("$id"), str):
-            node_base = urljoin(node_base, node["$id"])
+            node_base = join_uri(node_base, node["$id"]) or node_base
         yield Subschema(format_pointer(path), node, node_base)
-        children: list[tuple[tuple[str, ...], Any, str]] = []
+        children: list[_Child] = []
         for keyword, value in node.items():
-            if keyword in _SCHEMA_MAPS and isinstance(value, Mapping):
-                children += [
-                    ((*path, keyword, name), sub, node_base) for name, sub in value.items()
-                ]
-            elif keyword in _SCHEMA_LISTS and isinstance(value, list):
-                children += [
-                    ((*path, keyword, str(i)), sub, node_base) for i, sub in enumerate(value)
-                ]
-            elif keyword in _SCHEMA_VALUES:
-                children.append(((*path, keyword), value, node_base))
+            children += _children(path, keyword, value, node_base)
         stack.extend(reversed(children))
 
 
-def non_local_references(root: Mapping[str, Any], base: str) -> list[tuple[str, str]]:
-    """Return ``(schema pointer, reference)`` for each ``$ref`` that leaves the document.
+def iter_references(root: Mapping[str, Any], base: str = "") -> Iterator[Reference]:
+    """Yield every string ``$ref``, ``$dynamicRef`` and ``$recursiveRef`` of ``root``."""
+    for sub in iter_subschemas(root, base):
+        for keyword in REFERENCE_KEYWORDS:
+            value = sub.schema.get(keyword)
+            if isinstance(value, str):
+                yield Reference(sub.pointer, keyword, value, sub.base)
+
+
+def non_local_references(root: Mapping[str, Any], base: str) -> list[Reference]:
+    """Return each reference that leaves the document.
 
     A reference is local when it is a fragment (``#/$defs/x``) or names an ``$id`` embedded
-    in the same schema document.
+    in the same schema document. One that is not a URI reference at all is not returned
+    (it cannot be fetched; the metaschema check reports it).
     """
     subschemas = list(iter_subschemas(root, base))
     known = {urldefrag(s.base)[0] for s in subschemas} | {urldefrag(base)[0]}
     found = []
-    for sub in subschemas:
-        for keyword in ("$ref", "$dynamicRef"):
-            reference = sub.schema.get(keyword)
-            if not isinstance(reference, str) or reference.startswith("#"):
-                continue
-            if urldefrag(urljoin(sub.base, reference))[0] not in known:
-                found.append((sub.pointer, reference))
+    for reference in iter_references(root, base):
+        target = reference.target
+        if target is not None and urldefrag(target)[0] not in known:
+            found.append(reference)
     return found
 
 

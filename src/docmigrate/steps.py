@@ -69,14 +69,33 @@ def _tag(spec: StepSpec) -> Callable[[F], F]:
     def decorate(function: F) -> F:
         if not callable(function):
             raise TypeError("a step must be a function")
+        name = getattr(function, "__qualname__", repr(function))
+        problem = spec_problem(spec)
+        if problem:
+            raise ValueError(f"step {name}: {problem}")
         setattr(function, STEP_ATTRIBUTE, spec)
         return function
 
-    if spec.each is not None:
-        parse_pointer(spec.each)
-    for pointer in spec.drops:
-        parse_pointer(pointer)
     return decorate
+
+
+def spec_problem(spec: StepSpec) -> str | None:
+    """Say what is wrong with the pointers a step declares (``each``, ``drops``), or None."""
+    places = [("each", spec.each)] if spec.each is not None else []
+    places += [("drops", pointer) for pointer in spec.drops]
+    for keyword, pointer in places:
+        if not isinstance(pointer, str):
+            return f"{keyword}={pointer!r} is not a JSON Pointer string"
+        try:
+            parse_pointer(pointer)
+        except ValueError as error:
+            return f"{keyword}={pointer!r} is not a JSON Pointer: {error}"
+    return None
+
+
+def describe_exit(stop: SystemExit) -> str:
+    """Show how user code stopped the interpreter: ``sys.exit(3)``, ``sys.exit()``..."""
+    return "sys.exit()" if stop.code is None else f"sys.exit({stop.code!r})"
 
 
 def upgrade(source: str, target: str, *, each: str | None = None) -> Callable[[F], F]:
@@ -98,6 +117,8 @@ def downgrade(
     record when ``each`` is given). A value there that differs from the ``default`` the source
     schema declares for it is data: the migrator refuses to drop it unless loss is allowed.
     """
+    if isinstance(drops, str):  # tuple("abc") would silently be three one-letter pointers
+        raise TypeError(f"drops={drops!r}: give a list of JSON Pointers, not a string")
     return _tag(StepSpec(str(source), str(target), "downgrade", each=each, drops=tuple(drops)))
 
 

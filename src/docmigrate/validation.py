@@ -9,6 +9,7 @@ built offline, so no network access is ever attempted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,16 +56,61 @@ class SchemaError:
 
 
 def compile_schema(schema: Mapping[str, Any], uri: str) -> Any:
-    """Build an offline, format-asserting validator for ``schema`` known as ``uri``."""
-    registry = jsonschema_rs.Registry([(uri, dict(schema))])
+    """Build an offline, format-asserting validator for ``schema`` known as ``uri``.
+
+    Raises whatever jsonschema_rs raises when it cannot build one (a ``ValueError``: an
+    invalid regular expression, a ``$ref`` that resolves nowhere, ...); the family loader
+    builds every validator once, so a loaded family never fails here.
+    """
+    return _build(dict(schema), schema_registry(schema, uri), base=uri)
+
+
+def schema_registry(schema: Mapping[str, Any], uri: str) -> Any:
+    """Return a jsonschema_rs registry that knows ``schema`` (and its embedded ``$id``s)."""
+    return jsonschema_rs.Registry([(uri, dict(schema))])
+
+
+def compile_reference(target: str, registry: Any) -> Any:
+    """Build a validator for the schema at the absolute URI ``target`` (``uri#/pointer``).
+
+    It validates against that part of a registered schema as the rest of the schema sees it.
+    """
+    # No base URI: the one-keyword wrapper must not shadow the schema registered under it.
+    return _build({"$ref": target}, registry, base=None)
+
+
+def _build(schema: dict[str, Any], registry: Any, *, base: str | None) -> Any:
+    options: dict[str, Any] = {} if base is None else {"base_uri": base}
     return jsonschema_rs.Draft202012Validator(
-        dict(schema),
+        schema,
         validate_formats=True,
         ignore_unknown_formats=True,
         registry=registry,
-        base_uri=uri,
+        offline=True,
+        **options,
+    )
+
+
+@functools.cache
+def _metaschema() -> Any:
+    # Formats asserted, so that a $ref or $id that is not a URI reference, or a pattern that
+    # is not a regular expression, is found with its place (building the validator would
+    # also refuse them, without saying where).
+    return jsonschema_rs.Draft202012Validator(
+        {"$ref": "https://json-schema.org/draft/2020-12/schema"},
+        validate_formats=True,
         offline=True,
     )
+
+
+def metaschema_errors(schema: Any) -> list[SchemaError]:
+    """Return how ``schema`` fails the Draft 2020-12 metaschema (formats asserted), or []."""
+    return [_to_schema_error(error) for error in _metaschema().iter_errors(schema)]
+
+
+def errors_under(validator: Any, instance: Any) -> list[SchemaError]:
+    """Return every error of ``instance`` under a compiled ``validator``, best first."""
+    return sort_errors(_to_schema_error(error) for error in validator.iter_errors(instance))
 
 
 def _to_schema_error(error: Any) -> SchemaError:
