@@ -182,9 +182,10 @@ def plan_jobs(
     given = [Path(p) for p in paths]
     _refuse_overlaps(given, out, backup)
     root = common_root(given)
-    inputs = {p.resolve() for p, _ in iter_json_files(given, exclude) if str(p) != "-"}
+    found = list(iter_json_files(given, exclude))
+    inputs = {path.resolve() for path, _ in found if str(path) != "-"}
     jobs, refused, claimed = [], [], set()
-    for path, found_under in iter_json_files(given, exclude):
+    for path, found_under in found:
         destination = path if out is None else out / _relative(path, found_under)
         resolved = Path(os.path.realpath(destination))
         if out is not None and resolved in inputs:
