@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -205,9 +205,12 @@ def test_a_file_name_that_is_not_utf8_is_handled_and_shown_escaped(
 # --- special files and the size cap ------------------------------------------------------------
 
 
-def _cli(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str | Path, timeout: float = 60, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line in a new process (after ``prefix``, e.g. a change of user)."""
     return subprocess.run(
-        [sys.executable, "-m", "docmigrate", *map(str, args)],
+        [*prefix, sys.executable, "-m", "docmigrate", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -350,15 +353,10 @@ def world_readable() -> Iterator[Path]:
 
 def _as_unprivileged(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run the command line as a user who cannot read files with mode 000."""
-    prefix = []
-    if os.geteuid() == 0:
-        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "docmigrate", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    if os.geteuid() != 0:
+        return _cli(*args, timeout=120)
+    return _cli(
+        *args, timeout=120, prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     )
 
 
