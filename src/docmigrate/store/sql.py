@@ -56,6 +56,7 @@ WRITER_LOCK = int.from_bytes(b"docmigr", "big")
 """The PostgreSQL advisory lock key that docmigrate's writers take turns on."""
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL SQLSTATE: lock_timeout expired
 NO_SUCH_DATABASE = "3D000"  # PostgreSQL SQLSTATE: invalid_catalog_name
+_NO_SUCH_DATABASE_TEXT = re.compile(r'FATAL: +database ".*" does not exist')
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,8 @@ class SQLStore:
             raise StoreError(f"a constraint of the store was violated: {_reason(error)}") from error
         except DBAPIError as error:
             state = getattr(error.orig, "sqlstate", None)
-            if state == NO_SUCH_DATABASE:
+            # psycopg gives no SQLSTATE for a refused connection: the server's message tells.
+            if state == NO_SUCH_DATABASE or _NO_SUCH_DATABASE_TEXT.search(str(error.orig)):
                 raise StoreNotFoundError(
                     f"the database {describe_url(self.url)} does not exist: {_reason(error)}"
                 ) from None
@@ -361,10 +363,9 @@ def _require_sqlite_file(url: URL) -> None:
 def _engine(url: URL, busy_timeout: float, *, create: bool) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    if not create:
-        _require_sqlite_file(url)
     engine = create_engine(url, connect_args={"timeout": busy_timeout})
     if not create:
+        _require_sqlite_file(url)
 
         @event.listens_for(engine, "do_connect")
         def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: Any) -> None:
