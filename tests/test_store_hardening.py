@@ -152,7 +152,7 @@ def test_missing_postgres_database_is_not_found(
     assert (tmp_path / "export.json").read_text() == UNTOUCHED
 
 
-def test_reading_store_leaves_a_sqlite_file_removed_under_it_absent(tmp_path: Path) -> None:
+def test_reading_store_never_recreates_a_vanished_sqlite_file(tmp_path: Path) -> None:
     """Between the existence check and a (re)connect the file goes: SQLite must not recreate it."""
     db = tmp_path / "h.db"
     SQLStore(str(db)).close()
@@ -349,6 +349,31 @@ def test_postgres_writer_waits_then_gives_up_with_store_busy(pg_url: str, histor
     finally:
         holder.dispose()
     assert _count(pg_url, "production_runs") == 0
+
+
+def test_postgres_export_reads_one_snapshot_while_an_import_commits(
+    pg_url: str, history: Family
+) -> None:
+    """An import committing in the middle of an export: the export holds none of it, not half."""
+    document = jsonio.load_path(WITH_LOSSES).value
+    newer = generate(3, "1.1")  # runs with consumptions, produced after nothing in particular
+    committed: list[Any] = []
+    with SQLStore(pg_url) as reader, SQLStore(pg_url) as writer:
+        reader.write(document, history, _provenance())
+
+        def import_now(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            # Between the reader's child queries and its runs query, another import commits.
+            if not committed and statement.startswith("SELECT production_runs.uuid"):
+                committed.append(writer.write(newer, history, _provenance()))
+
+        event.listen(reader.engine, "before_cursor_execute", import_now)
+        try:
+            exported = reader.read(history, exported_at=document["exported_at"])
+        finally:
+            event.remove(reader.engine, "before_cursor_execute", import_now)
+        assert committed and committed[0].imported == 3, "the import did not run mid-export"
+        assert exported == document
+        assert len(reader.read(history)["production_runs"]) == 5
 
 
 # --- store errors point at the record (item 15) ------------------------------------------------

@@ -187,7 +187,7 @@ class SQLStore:
         """
         mapping = mapping_for(family)
         pointer = _records_pointer(family)
-        with self._transaction() as conn:
+        with self._transaction(snapshot=True) as conn:
             self._require_stored(conn, family)
             items = mapping.read(conn)
             if isinstance(mapping, ProductionHistoryMapping):
@@ -227,11 +227,19 @@ class SQLStore:
         return f"nothing of family {family.name!r} is stored in {describe_url(self.url)}"
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """Run a transaction, turning database errors into store errors (after rollback)."""
+    def _transaction(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """Run a transaction, turning database errors into store errors (after rollback).
+
+        ``snapshot``: every statement sees the database as at the first one, so that a read of
+        several tables never mixes states before and after another writer's commit (PostgreSQL
+        runs REPEATABLE READ for it; SQLite's BEGIN IMMEDIATE already keeps writers out).
+        """
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if snapshot and conn.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
         except IntegrityError as error:
             raise StoreError(f"a constraint of the store was violated: {_reason(error)}") from error
         except DBAPIError as error:
