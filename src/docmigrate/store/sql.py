@@ -153,7 +153,7 @@ class SQLStore:
         keyed = [(i, mapping.key_of(record, i), record) for i, record in enumerate(items)]
         _refuse_keys_used_twice(keyed, pointer)
         with jsonio.gc_paused(), self._transaction() as conn:
-            take_writer_turn(conn, self.busy_timeout)
+            _take_writer_turn(conn, self.busy_timeout)
             stored = mapping.existing(conn, [key for _, key, _ in keyed])
             if stored and on_duplicate == "error":
                 first = next(i for i, key, _ in keyed if key in stored)
@@ -273,7 +273,7 @@ def mapping_for(family: Family) -> RecordMapping:
     return GenericMapping(family.name, family.records_key)
 
 
-def take_writer_turn(conn: Connection, timeout: float) -> None:
+def _take_writer_turn(conn: Connection, timeout: float) -> None:
     """Wait (up to ``timeout`` seconds) until no other docmigrate writer is inside a transaction.
 
     SQLite's ``BEGIN IMMEDIATE`` already does this; on PostgreSQL a transaction-level advisory
@@ -410,7 +410,7 @@ def _read_write_uri(filename: str, *, already_uri: bool) -> str:
 def _ensure_layout(conn: Connection, *, create: bool, timeout: float) -> None:
     """Make the tables (writing stores, one at a time) and check their layout version."""
     if create:
-        take_writer_turn(conn, timeout)
+        _take_writer_turn(conn, timeout)
         metadata.create_all(conn)
     elif not inspect(conn).has_table(layout.name):
         return  # nothing stored here: reading a family says so
