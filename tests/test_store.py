@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event, text
 from docmigrate import Family, Registry, jsonio, migrate
 from docmigrate.exceptions import (
     DuplicateRecordError,
+    RecordConflictError,
     StoreError,
     StoreLayoutError,
     UnstorableValueError,
@@ -157,8 +158,9 @@ def test_duplicate_child_uuid_rolls_back_the_file(db_url: str, history: Family) 
     with SQLStore(db_url) as store:
         store.write(document, history, _provenance())
         before = _snapshot(db_url)
-        with pytest.raises(StoreError, match="constraint"):
+        with pytest.raises(RecordConflictError, match="already stored for run") as caught:
             store.write(clash, history, _provenance())
+    assert caught.value.json_path == "$.production_runs[0].consumptions[0]"
     assert _snapshot(db_url) == before
 
 
@@ -166,7 +168,7 @@ def test_run_twice_in_one_file_is_refused(db_url: str, history: Family) -> None:
     """Two runs with one uuid in a file are reported, not silently merged."""
     document = _load(WITH_LOSSES)
     document["production_runs"][1]["uuid"] = document["production_runs"][0]["uuid"]
-    with SQLStore(db_url) as store, pytest.raises(DuplicateRecordError, match="twice in the file"):
+    with SQLStore(db_url) as store, pytest.raises(RecordConflictError, match="twice in the file"):
         store.write(document, history, _provenance())
     assert _snapshot(db_url)["production_runs"] == []
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 SRC = Path(__file__).parent.parent / "src"
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
@@ -29,7 +30,7 @@ def _write_export(path: Path, runs: int, prefix: str) -> None:
     path.write_text(json.dumps(document, indent=2))
 
 
-def _import(db: Path, *files: Path) -> subprocess.Popen[str]:
+def _import(db: Path | str, *files: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     return subprocess.Popen(
         [sys.executable, "-m", "docmigrate", "import", *map(str, files), "--db", str(db)],
@@ -59,6 +60,31 @@ def test_concurrent_importers_into_one_sqlite_file(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def _count_at(url: str, table: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_importers_of_one_file_into_a_fresh_database(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Two importers of one file at once on a fresh database: both exit 0, records stored once."""
+    export = tmp_path / "same.json"
+    _write_export(export, 1000, "s-")
+    processes = [_import(db_url, export), _import(db_url, export)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    counts = sorted(out.split(": ", 2)[2].split(",")[0] for out, _ in outputs)
+    assert counts == ["0 imported", "1000 imported"], outputs
+    assert _count_at(db_url, "production_runs") == 1000
+    assert _count_at(db_url, "production_consumptions") == 2000
+    assert _count_at(db_url, "docmigrate_imports") == 1
 
 
 @pytest.mark.parametrize("trial", range(6))

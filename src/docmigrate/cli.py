@@ -42,6 +42,7 @@ from docmigrate.exceptions import (
     DetectionError,
     DocmigrateError,
     FamilyError,
+    NothingStoredError,
     StoreError,
     UsageError,
 )
@@ -50,7 +51,7 @@ from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import render
 from docmigrate.reports import FileReport
-from docmigrate.store import OnDuplicate, open_store
+from docmigrate.store import OnDuplicate, is_in_memory, open_store
 from docmigrate.transfer import export_bytes, export_document, import_paths
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
@@ -474,6 +475,15 @@ DB_HELP = (
 )
 
 
+def _refuse_in_memory(db: str, why: str) -> None:
+    """Refuse an in-memory SQLite --db: it is gone when this process ends."""
+    if is_in_memory(db):
+        raise click.BadParameter(
+            f"{db} is an in-memory SQLite database, {why}; give a file (sqlite:///FILE or a path)",
+            param_hint="'--db'",
+        )
+
+
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", "db", required=True, metavar="URL", help=DB_HELP)
@@ -501,6 +511,7 @@ def import_(
     Each file is one transaction: either all of its records are written or none are. The
     import is recorded with the file's name, sha256, source version, steps applied and counts.
     """
+    _refuse_in_memory(db, "so everything imported would be thrown away")
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     with open_store(db) as store:
@@ -556,10 +567,19 @@ def export(
     allow_loss: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
-    """Export a family's stored records as one document (validated before it is written)."""
+    """Export a family's stored records as one document (validated before it is written).
+
+    Nothing is created: a database that does not exist is an error (exit 2), and one that holds
+    nothing of the family exits 1; either way -o FILE is left as it was.
+    """
+    _refuse_in_memory(db, "which holds nothing to export")
     family = _registry(family_paths).get(family_name)
-    with open_store(db) as store:
-        data = export_bytes(export_document(store, family, to=to, allow_loss=allow_loss))
+    try:
+        with open_store(db, create=False) as store:
+            data = export_bytes(export_document(store, family, to=to, allow_loss=allow_loss))
+    except NothingStoredError as error:
+        click.echo(f"docmigrate: {error}", err=True)
+        sys.exit(EXIT_INVALID)
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:

@@ -21,7 +21,11 @@ messages and exit codes::
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
     └── StoreError                 a store could not write or read (nothing was written)
+        ├── StoreURLError          the database URL does not parse or its driver is not installed
+        ├── StoreNotFoundError     the database to read does not exist (reading creates nothing)
+        ├── NothingStoredError     the database holds nothing of the family asked for
         ├── DuplicateRecordError   records already stored, with --on-duplicate error
+        ├── RecordConflictError    a record's unique key is used twice (in the file or stored)
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
         ├── StoreLayoutError       the database's tables were made by an unknown layout version
         └── UnstorableValueError   a value the store's typed columns cannot keep exactly
@@ -33,8 +37,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from docmigrate.pointers import json_path
+
 if TYPE_CHECKING:
     from docmigrate.validation import SchemaError
+
+RecordPath = tuple[str | int, ...]
+"""Where a record is in the written document: object keys and array indexes from the root."""
 
 
 class DocmigrateError(Exception):
@@ -210,20 +219,57 @@ class UsageError(DocmigrateError):
 
 
 class StoreError(DocmigrateError):
-    """A store could not complete a write or a read; a failed write leaves nothing behind."""
+    """A store could not complete a write or a read; a failed write leaves nothing behind.
+
+    ``path`` locates the record at fault in the document being written (``()``: no one record).
+    """
+
+    path: RecordPath = ()
+
+
+class StoreURLError(StoreError):
+    """The database URL does not parse, has an option of a bad value, or names a missing driver."""
+
+
+class StoreNotFoundError(StoreError):
+    """The database to read from does not exist; only writing (import) creates databases."""
+
+
+class NothingStoredError(StoreError):
+    """The database holds no import of the family asked for (or no docmigrate tables at all)."""
+
+    def __init__(self, family: str, message: str) -> None:
+        self.family = family
+        super().__init__(message)
 
 
 class DuplicateRecordError(StoreError):
-    """Records with these keys are already stored and duplicates were declared an error."""
+    """Records with these keys are already stored and duplicates were declared an error.
 
-    def __init__(self, family: str, keys: Sequence[str]) -> None:
+    ``path`` is where the first of them is in the document.
+    """
+
+    def __init__(self, family: str, keys: Sequence[str], *, path: RecordPath = ()) -> None:
         self.family = family
         self.keys = tuple(keys)
+        self.path = path
         shown = ", ".join(self.keys[:5]) + (" ..." if len(self.keys) > 5 else "")
         super().__init__(
             f"{len(self.keys)} {family} record(s) already stored: {shown} "
             "(use --on-duplicate skip or replace)"
         )
+
+
+class RecordConflictError(StoreError):
+    """A record's unique key is used twice in the document, or by a different stored record.
+
+    ``path`` and ``json_path`` locate the record (the later one, for a key used twice).
+    """
+
+    def __init__(self, path: RecordPath, message: str) -> None:
+        self.path = path
+        self.json_path = json_path(path)
+        super().__init__(f"{self.json_path}: {message}")
 
 
 class StoreBusyError(StoreError):
@@ -237,6 +283,7 @@ class StoreLayoutError(StoreError):
 class UnstorableValueError(StoreError):
     """A value cannot be kept exactly by the store's typed columns (e.g. ``2.0`` as an integer)."""
 
-    def __init__(self, json_path: str, message: str) -> None:
+    def __init__(self, json_path: str, message: str, *, path: RecordPath = ()) -> None:
         self.json_path = json_path
+        self.path = path
         super().__init__(f"{json_path}: {message}")

@@ -17,6 +17,7 @@ from docmigrate.exceptions import DocmigrateError, StoreError
 from docmigrate.family import Family
 from docmigrate.files import iter_json_files
 from docmigrate.migrator import migrate
+from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
 from docmigrate.store import OnDuplicate, Provenance, Store
@@ -57,8 +58,7 @@ def import_paths(
                 result.document, opened.family, provenance, on_duplicate=on_duplicate
             )
         except StoreError as error:
-            where = getattr(error, "json_path", "$")
-            report.problems.append(Problem(1, 1, where, f"nothing imported: {error}", "store"))
+            report.problems.append(_store_problem(opened.loaded, error))
         else:
             report.action = "imported"
             report.counts = {
@@ -67,6 +67,12 @@ def import_paths(
                 "replaced": written.replaced,
             }
         yield report
+
+
+def _store_problem(loaded: jsonio.LoadedDocument, error: StoreError) -> Problem:
+    """Place a store error at the record it names in the file (the root if it names none)."""
+    line, column = loaded.position(error.path)
+    return Problem(line, column, json_path(error.path), f"nothing imported: {error}", "store")
 
 
 def export_document(

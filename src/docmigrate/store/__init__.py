@@ -16,6 +16,7 @@ from docmigrate.store.sql import (
     SQLStore,
     WriteReport,
     database_url,
+    is_in_memory,
 )
 
 
@@ -42,9 +43,12 @@ class Store(Protocol):
         ...
 
 
-def open_store(url: str) -> SQLStore:
-    """Open the store at ``url`` (a SQLAlchemy URL or a SQLite file path)."""
-    return SQLStore(url)
+def open_store(url: str, *, create: bool = True) -> SQLStore:
+    """Open the store at ``url`` (a SQLAlchemy URL or a SQLite file path).
+
+    ``create=False`` opens an existing database to read it, creating nothing (see SQLStore).
+    """
+    return SQLStore(url, create=create)
 
 
 __all__ = [
@@ -54,5 +58,6 @@ __all__ = [
     "Store",
     "WriteReport",
     "database_url",
+    "is_in_memory",
     "open_store",
 ]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
-from docmigrate.exceptions import UnstorableValueError
+from docmigrate.exceptions import RecordConflictError, UnstorableValueError
 from docmigrate.pointers import json_path
 from docmigrate.store.mapping import bulk_insert, chunks
 from docmigrate.store.tables import consumptions, losses, runs
@@ -64,9 +64,12 @@ def _integer(value: Any, where: tuple[str | int, ...]) -> int:
             json_path(where),
             f"{value} is not written as an integer; the store keeps integers in integer "
             "columns and would give back different text",
+            path=where,
         )
     if not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
-        raise UnstorableValueError(json_path(where), f"{value} does not fit a 64-bit integer")
+        raise UnstorableValueError(
+            json_path(where), f"{value} does not fit a 64-bit integer", path=where
+        )
     return value
 
 
@@ -109,6 +112,41 @@ def _child_place(
             return ("production_runs", position, name, n)
         n -= len(run[name])
     raise IndexError(n)
+
+
+def _refuse_child_conflicts(
+    conn: Connection,
+    table: Table,
+    uuids: Sequence[str],
+    where: Callable[[int], tuple[str | int, ...]],
+) -> None:
+    """Raise RecordConflictError at the first child whose uuid is taken (``where(n)`` locates it).
+
+    The database's unique key would refuse the same rows, but its error names a table, not the
+    record; checking here points the user at the child in the file.
+    """
+    if len(set(uuids)) != len(uuids):
+        first_at: dict[str, int] = {}
+        for n, uuid in enumerate(uuids):
+            first = first_at.setdefault(uuid, n)
+            if first != n:
+                earlier = json_path(where(first))
+                raise RecordConflictError(
+                    where(n),
+                    f"uuid {uuid!r} is used twice in the file (first at {earlier}); "
+                    f"{table.name}.uuid must be unique",
+                )
+    if not uuids or conn.execute(select(table.c.uuid).limit(1)).first() is None:
+        return  # nothing stored yet: nothing to clash with
+    for part in chunks(uuids):
+        query = select(table.c.uuid, table.c.run_uuid).where(table.c.uuid.in_(part)).limit(1)
+        clash = conn.execute(query).first()
+        if clash is not None:
+            raise RecordConflictError(
+                where(uuids.index(clash[0])),
+                f"uuid {clash[0]!r} is already stored for run {clash[1]!r}; "
+                f"{table.name}.uuid must be unique",
+            )
 
 
 _RUN = _Columns(RUN_FIELDS + RUN_TAIL)
@@ -170,7 +208,10 @@ class ProductionHistoryMapping:
                 for _, uuid, run in records
                 for index, item in enumerate(run[name])
             ]
-            columns.check(rows, functools.partial(_child_place, records, name))
+            place = functools.partial(_child_place, records, name)
+            columns.check(rows, place)
+            # A child's own uuid is the first field of its row (CONSUMPTION_FIELDS, LOSS_FIELDS).
+            _refuse_child_conflicts(conn, table, [row[0] for row in rows], place)
             bulk_insert(conn, table, (*columns.fields, "run_uuid", "position"), rows)
 
     def read(self, conn: Connection) -> list[Any]:

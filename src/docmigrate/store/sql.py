@@ -1,24 +1,29 @@
 """The SQL store: one code path (SQLAlchemy Core) for SQLite and PostgreSQL.
 
 Each :meth:`SQLStore.write` is one transaction: the provenance row, every record and every
-child row are committed together or not at all. On SQLite the transaction starts with
-``BEGIN IMMEDIATE`` so that a second writer waits (up to the busy timeout) instead of failing
-halfway, and foreign keys are enforced.
+child row are committed together or not at all. Writers take turns: on SQLite the transaction
+starts with ``BEGIN IMMEDIATE``, on PostgreSQL it first takes a transaction-level advisory lock,
+so that a second writer waits (up to the busy timeout) and then sees what the first committed,
+instead of failing on its keys or on creating the tables. On SQLite foreign keys are enforced.
+
+Only a writing store creates anything: ``SQLStore(url, create=False)`` opens an existing
+database for reading, and neither creates a SQLite file nor the tables.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, inspect, select
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -30,18 +35,28 @@ from sqlalchemy.exc import (
 from docmigrate import jsonio
 from docmigrate.exceptions import (
     DuplicateRecordError,
+    NothingStoredError,
+    RecordConflictError,
     StoreBusyError,
     StoreError,
     StoreLayoutError,
+    StoreNotFoundError,
+    StoreURLError,
 )
 from docmigrate.family import Family
-from docmigrate.pointers import resolve
+from docmigrate.pointers import json_path, resolve
 from docmigrate.store.generic import GenericMapping
 from docmigrate.store.mapping import RecordMapping
 from docmigrate.store.production_history import ProductionHistoryMapping
 from docmigrate.store.tables import LAYOUT_VERSION, headers, imports, layout, metadata
 
 OnDuplicate = Literal["skip", "replace", "error"]
+
+WRITER_LOCK = int.from_bytes(b"docmigr", "big")
+"""The PostgreSQL advisory lock key that docmigrate's writers take turns on."""
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL SQLSTATE: lock_timeout expired
+NO_SUCH_DATABASE = "3D000"  # PostgreSQL SQLSTATE: invalid_catalog_name
+_NO_SUCH_DATABASE_TEXT = re.compile(r'FATAL: +database ".*" does not exist')
 
 
 @dataclass(frozen=True)
@@ -74,24 +89,40 @@ def database_url(text: str) -> str:
 
 
 def describe_url(url: str) -> str:
-    """Render ``url`` for messages, without its password."""
+    """Render ``url`` for messages, without its password (even when it does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def is_in_memory(url: str) -> bool:
+    """Tell whether ``url`` names an in-memory SQLite database (gone when its process ends)."""
+    try:
+        return _in_memory(make_url(database_url(url)))
+    except (ArgumentError, ValueError):
+        return False
 
 
 class SQLStore:
-    """A store in the database named by ``url`` (tables are made on first use)."""
+    """A store in the database named by ``url``.
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    With ``create`` (the default) the database and its tables are made on first use. With
+    ``create=False`` the database must exist (else :class:`StoreNotFoundError`) and nothing is
+    created in it, so a mistyped URL cannot leave an empty database behind; reading a family of
+    which nothing is stored raises :class:`NothingStoredError`.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, create: bool = True) -> None:
         self.url = database_url(url)
+        self.busy_timeout = busy_timeout
+        self.engine = _open_engine(self.url, busy_timeout, create=create)
         try:
-            self.engine = _engine(self.url, busy_timeout)
-        except (ArgumentError, NoSuchModuleError, ImportError) as error:
-            raise StoreError(f"cannot use database {describe_url(self.url)}: {error}") from None
-        with self._transaction() as conn:
-            _ensure_layout(conn)
+            with self._transaction() as conn:
+                _ensure_layout(conn, create=create, timeout=busy_timeout)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         """Release the database connections."""
@@ -120,13 +151,13 @@ class SQLStore:
         pointer = _records_pointer(family)
         items = resolve(document, pointer)
         keyed = [(i, mapping.key_of(record, i), record) for i, record in enumerate(items)]
-        if len({key for _, key, _ in keyed}) != len(keyed):
-            twice = [key for key, count in Counter(k for _, k, _ in keyed).items() if count > 1]
-            raise DuplicateRecordError(family.name, [f"{k} (twice in the file)" for k in twice])
+        _refuse_keys_used_twice(keyed, pointer)
         with jsonio.gc_paused(), self._transaction() as conn:
+            _take_writer_turn(conn, self.busy_timeout)
             stored = mapping.existing(conn, [key for _, key, _ in keyed])
             if stored and on_duplicate == "error":
-                raise DuplicateRecordError(family.name, sorted(stored))
+                first = next(i for i, key, _ in keyed if key in stored)
+                raise DuplicateRecordError(family.name, sorted(stored), path=(*pointer, first))
             fresh = [item for item in keyed if item[1] not in stored]
             changed = []
             if on_duplicate == "replace":
@@ -150,10 +181,14 @@ class SQLStore:
         return WriteReport(family=family.name, import_id=import_id, **counts)
 
     def read(self, family: Family, *, exported_at: str | None = None) -> Any:
-        """Return a current-version document holding every stored record of ``family``."""
+        """Return a current-version document holding every stored record of ``family``.
+
+        Raises :class:`NothingStoredError` when no file of ``family`` was ever imported here.
+        """
         mapping = mapping_for(family)
         pointer = _records_pointer(family)
-        with self._transaction() as conn:
+        with self._transaction(snapshot=True) as conn:
+            self._require_stored(conn, family)
             items = mapping.read(conn)
             if isinstance(mapping, ProductionHistoryMapping):
                 stamp = exported_at or datetime.now(UTC).isoformat(timespec="seconds")
@@ -162,28 +197,63 @@ class SQLStore:
                 select(headers.c.header).where(headers.c.family == family.name)
             ).scalar()
         if header is None:
-            raise StoreError(f"nothing of family {family.name!r} is stored in this database")
+            raise NothingStoredError(family.name, self._nothing_of(family))
         document = jsonio.loads(header)
         parent = resolve(document, pointer[:-1])
         parent[pointer[-1]] = items
         return document
 
     def imports(self) -> list[dict[str, Any]]:
-        """Return the provenance of every import, oldest first."""
+        """Return the provenance of every import, oldest first (none without the tables)."""
         with self._transaction() as conn:
+            if not inspect(conn).has_table(imports.name):
+                return []
             rows = conn.execute(select(imports).order_by(imports.c.id)).mappings().all()
         return [dict(row) | {"steps": json.loads(row["steps"])} for row in rows]
 
+    def _require_stored(self, conn: Connection, family: Family) -> None:
+        """Raise NothingStoredError unless some file of ``family`` was imported here."""
+        if not inspect(conn).has_table(imports.name):
+            raise NothingStoredError(
+                family.name,
+                f"nothing is stored in {describe_url(self.url)}: it has no docmigrate tables "
+                "(import files into it first)",
+            )
+        query = select(imports.c.id).where(imports.c.family == family.name).limit(1)
+        if conn.execute(query).first() is None:
+            raise NothingStoredError(family.name, self._nothing_of(family))
+
+    def _nothing_of(self, family: Family) -> str:
+        return f"nothing of family {family.name!r} is stored in {describe_url(self.url)}"
+
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """Run a transaction, turning database errors into store errors (after rollback)."""
+    def _transaction(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """Run a transaction, turning database errors into store errors (after rollback).
+
+        ``snapshot``: every statement sees the database as at the first one, so that a read of
+        several tables never mixes states before and after another writer's commit (PostgreSQL
+        runs REPEATABLE READ for it; SQLite's BEGIN IMMEDIATE already keeps writers out).
+        """
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if snapshot and conn.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
         except IntegrityError as error:
             raise StoreError(f"a constraint of the store was violated: {_reason(error)}") from error
         except DBAPIError as error:
-            if "locked" in str(error.orig) or "busy" in str(error.orig):
+            state = getattr(error.orig, "sqlstate", None)
+            # psycopg gives no SQLSTATE for a refused connection: the server's message tells.
+            if state == NO_SUCH_DATABASE or _NO_SUCH_DATABASE_TEXT.search(str(error.orig)):
+                raise StoreNotFoundError(
+                    f"the database {describe_url(self.url)} does not exist: {_reason(error)}"
+                ) from None
+            if (
+                state == LOCK_NOT_AVAILABLE
+                or "locked" in str(error.orig)
+                or "busy" in str(error.orig)
+            ):
                 raise StoreBusyError(
                     f"the database {describe_url(self.url)} stayed locked by another writer; "
                     "try again when it has finished"
@@ -203,6 +273,37 @@ def mapping_for(family: Family) -> RecordMapping:
     return GenericMapping(family.name, family.records_key)
 
 
+def _take_writer_turn(conn: Connection, timeout: float) -> None:
+    """Wait (up to ``timeout`` seconds) until no other docmigrate writer is inside a transaction.
+
+    SQLite's ``BEGIN IMMEDIATE`` already does this; on PostgreSQL a transaction-level advisory
+    lock does, released at commit or rollback. A writer that has waited then sees every row and
+    table the other committed, so it skips what is stored instead of colliding on a key.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    # lock_timeout 0 would mean "wait for ever": wait at least a millisecond's worth.
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+    conn.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK)))
+
+
+def _refuse_keys_used_twice(
+    keyed: Sequence[tuple[int, str, Any]], pointer: tuple[str, ...]
+) -> None:
+    """Raise RecordConflictError at the second record of the file that repeats a key."""
+    if len({key for _, key, _ in keyed}) == len(keyed):
+        return
+    first_at: dict[str, int] = {}
+    for index, key, _ in keyed:
+        first = first_at.setdefault(key, index)
+        if first != index:
+            raise RecordConflictError(
+                (*pointer, index),
+                f"key {key} is used twice in the file (first at {json_path((*pointer, first))}); "
+                "a record's key must be unique",
+            )
+
+
 def _records_pointer(family: Family) -> tuple[str, ...]:
     if not family.records_pointer:
         raise StoreError(
@@ -216,10 +317,70 @@ def _reason(error: DBAPIError) -> str:
     return str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
 
 
-def _engine(url: str, busy_timeout: float) -> Engine:
-    if not url.startswith("sqlite"):
+def _open_engine(url: str, busy_timeout: float, *, create: bool) -> Engine:
+    """Make the engine, turning a URL that cannot be used into a StoreURLError."""
+    shown = describe_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise StoreURLError(f"cannot use database {shown}: {error}") from None
+    try:
+        return _engine(parsed, busy_timeout, create=create)
+    except ImportError as error:  # the driver the URL names is not installed
+        if parsed.get_backend_name() == "postgresql":
+            raise StoreURLError(
+                f"cannot use database {shown}: PostgreSQL needs the psycopg driver: "
+                f"pip install 'docmigrate[postgres]' and use a postgresql+psycopg:// URL "
+                f"({error})"
+            ) from None
+        raise StoreURLError(f"cannot use database {shown}: {error}") from None
+    except (ArgumentError, NoSuchModuleError, ValueError, TypeError) as error:
+        # ValueError/TypeError: a port or a query option SQLAlchemy or the driver cannot read
+        raise StoreURLError(f"cannot use database {shown}: {error}") from None
+
+
+def _is_uri(url: URL) -> bool:
+    """Whether a SQLite URL's database is a ``file:`` URI (``?uri=true``)."""
+    return str(url.query.get("uri", "")).lower() in ("true", "1")
+
+
+def _in_memory(url: URL) -> bool:
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or (
+        _is_uri(url) and (":memory:" in database or "mode=memory" in database)
+    )
+
+
+def _require_sqlite_file(url: URL) -> None:
+    """Raise StoreNotFoundError unless the SQLite database ``url`` names is an existing file."""
+    if _in_memory(url):
+        raise StoreNotFoundError(
+            f"{url.render_as_string(hide_password=True)} is an in-memory SQLite database, "
+            "which holds nothing to read"
+        )
+    database = url.database or ""
+    path = database.removeprefix("file:").split("?", 1)[0] if _is_uri(url) else database
+    if not Path(path).is_file():
+        raise StoreNotFoundError(
+            f"there is no SQLite database at {path} (nothing was created; import creates one)"
+        )
+
+
+def _engine(url: URL, busy_timeout: float, *, create: bool) -> Engine:
+    if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout})
+    if not create:
+        _require_sqlite_file(url)
+
+        @event.listens_for(engine, "do_connect")
+        def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: Any) -> None:
+            # mode=rw: SQLite opens the file only if it is there, never creates it (the check
+            # above gives the clear message; this closes the gap between check and open).
+            cargs[0] = _read_write_uri(cargs[0], already_uri=_is_uri(url))
+            cparams["uri"] = True
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -237,10 +398,24 @@ def _engine(url: str, busy_timeout: float) -> Engine:
     return engine
 
 
-def _ensure_layout(conn: Connection) -> None:
-    metadata.create_all(conn)
+def _read_write_uri(filename: str, *, already_uri: bool) -> str:
+    """Return a SQLite ``file:`` URI that opens ``filename`` read-write without creating it."""
+    if not already_uri:
+        return f"file:{quote(filename)}?mode=rw"
+    if "mode=" in filename:
+        return filename
+    return filename + ("&" if "?" in filename else "?") + "mode=rw"
+
+
+def _ensure_layout(conn: Connection, *, create: bool, timeout: float) -> None:
+    """Make the tables (writing stores, one at a time) and check their layout version."""
+    if create:
+        _take_writer_turn(conn, timeout)
+        metadata.create_all(conn)
+    elif not inspect(conn).has_table(layout.name):
+        return  # nothing stored here: reading a family says so
     found = conn.execute(select(layout.c.version)).scalars().all()
-    if not found:
+    if not found and create:
         conn.execute(layout.insert().values(version=LAYOUT_VERSION))
     elif found != [LAYOUT_VERSION]:
         raise StoreLayoutError(
