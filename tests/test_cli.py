@@ -257,7 +257,7 @@ def test_import_then_export_round_trip(
     assert (
         "a.json: production-history 1.0 via add_loss_tracking (1.0 -> 1.1): 0 imported, 2 sk" in out
     )
-    assert "3 file(s), 1 failed" in out
+    assert "3 files: 2 imported, 1 failed" in out
     code, out, _ = run(capsys, "import", archive / "old" / "a.json", "--db", db)
     assert (code, "0 imported, 2 skipped, 0 replaced" in out) == (0, True)
     exported = tmp_path / "export.json"

@@ -72,6 +72,8 @@ def naughty(make_family: FamilyMaker) -> Path:
     return make_family(
         {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0", x={})},
         NAUGHTY_STEPS.format(values=repr(BAD_VALUES)),
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n'
+        '[records]\npointer = "/items"\nkey = "id"\n',
     )
 
 
@@ -332,6 +334,7 @@ def test_values_and_names_from_files_reach_a_terminal_escaped(folder: Path) -> N
         ("upgrade", folder, "--out", folder.parent / "out"),
         ("upgrade", folder, "--in-place", "--dry-run"),
         ("validate", folder),
+        ("import", folder, "--db", folder.parent / "store.db"),
     ):
         output = _on_a_terminal(*command)  # colours on: only docmigrate's own SGR codes
         assert b"evil" in output and b"\\x1b]52;c;cGF3bmVk\\x07" in output, output
@@ -459,3 +462,42 @@ def test_step_source_in_failure_messages_has_no_traceback(
     code, out, err = run(capsys, "upgrade", folder, "--in-place", "--family-path", family)
     assert code == 1 and "Traceback" not in out + err
     assert "explode" in out and "KeyError" in out
+
+
+def test_import_takes_the_same_per_file_options(
+    capsys: pytest.CaptureFixture[str], naughty: Path, folder: Path, tmp_path: Path
+) -> None:
+    """import: --exclude, --max-file-size and --step-timeout fail or skip single files."""
+    (folder / "loops.json").write_bytes(_document("loop"))
+    (folder / "fine.json").write_bytes(_document("fine"))
+    (folder / "skipped.json").write_bytes(b"not even JSON")
+    (folder / "large.json").write_bytes(_document(*[f"fine-{i}" for i in range(200)]))
+    db = tmp_path / "store.db"
+
+    code, out, err = run(
+        capsys,
+        "import",
+        folder,
+        "--db",
+        db,
+        "--family-path",
+        naughty,
+        "--exclude",
+        "skipped.json",
+        "--max-file-size",
+        "2K",
+        "--step-timeout",
+        "0.5",
+    )
+
+    assert code == 1, err
+    assert "fine.json: demo 1.0 via to_two (1.0 -> 2.0): 1 imported" in out
+    assert "loops.json:1:1: $: step to_two (1.0 -> 2.0) failed at $: did not finish" in out
+    assert "large.json:1:1: $: larger than the size cap of 2 KiB" in out
+    assert "skipped.json" not in out
+    assert "3 files: 1 imported, 2 failed" in out
+    code, out, _ = run(capsys, "import", folder / "empty", "--db", db)
+    assert code == 1 and "cannot read the file" in out
+    (folder / "empty").mkdir()
+    code, out, _ = run(capsys, "import", folder / "empty", "--db", db)
+    assert code == 1 and "no JSON files found under this folder" in out

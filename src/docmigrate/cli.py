@@ -485,7 +485,7 @@ def _refuse_in_memory(db: str, why: str) -> None:
 
 
 @cli.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATHS)
 @click.option("--db", "db", required=True, metavar="URL", help=DB_HELP)
 @click.option(
     "--on-duplicate",
@@ -496,6 +496,9 @@ def _refuse_in_memory(db: str, why: str) -> None:
     "replace it when it differs, or fail the whole file.",
 )
 @family_option
+@exclude_option
+@max_file_size_option
+@step_timeout_option
 @action_format_option
 @family_path_option
 def import_(
@@ -503,6 +506,9 @@ def import_(
     db: str,
     on_duplicate: OnDuplicate,
     family_name: str | None,
+    exclude: tuple[str, ...],
+    max_file_size: int,
+    step_timeout: float | None,
     output_format: str,
     family_paths: tuple[Path, ...],
 ) -> None:
@@ -512,11 +518,21 @@ def import_(
     import is recorded with the file's name, sha256, source version, steps applied and counts.
     """
     _refuse_in_memory(db, "so everything imported would be thrown away")
+    settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     with open_store(db) as store:
         reports = list(
-            import_paths(paths, registry, store, on_duplicate=on_duplicate, family_name=family_name)
+            import_paths(
+                paths,
+                registry,
+                store,
+                on_duplicate=on_duplicate,
+                family_name=family_name,
+                exclude=exclude or settings.exclude,
+                max_file_size=max_file_size,
+                step_timeout=step_timeout,
+            )
         )
     if output_format == "json":
         _echo_json(reports)
@@ -526,12 +542,17 @@ def import_(
                 counts = report.counts
                 via = f" via {', '.join(report.steps)}" if report.steps else ""
                 click.echo(
-                    f"{report.path}: {report.family} {report.version}{via}: "
-                    f"{counts['imported']} imported, {counts['skipped']} skipped, "
-                    f"{counts['replaced']} replaced"
+                    visible(
+                        f"{report.path}: {report.family} {report.version}{via}: "
+                        f"{counts['imported']} imported, {counts['skipped']} skipped, "
+                        f"{counts['replaced']} replaced"
+                    )
                 )
         _echo_problems(reports)
-        click.echo(f"{len(reports)} file(s), {sum(not r.ok for r in reports)} failed")
+        failed = sum(not r.ok for r in reports)
+        click.echo(
+            f"{_count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
+        )
     _exit(reports)
 
 

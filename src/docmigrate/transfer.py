@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from docmigrate import jsonio
-from docmigrate.commands import open_document, record_migration_failure
+from docmigrate.commands import (
+    DEFAULT_MAX_FILE_SIZE,
+    file_guard,
+    open_document,
+    record_migration_failure,
+)
 from docmigrate.exceptions import DocmigrateError, StoreError
 from docmigrate.family import Family
 from docmigrate.files import iter_json_files
@@ -31,42 +36,69 @@ def import_paths(
     *,
     on_duplicate: OnDuplicate = "skip",
     family_name: str | None = None,
+    exclude: Sequence[str] = (),
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    step_timeout: float | None = None,
 ) -> Iterator[FileReport]:
-    """Import each file into ``store``; a failing file leaves the store as it was."""
-    for path, _root in iter_json_files(paths):
+    """Import each file into ``store``; a failing file leaves the store as it was.
+
+    Nothing raised while handling one file stops the others (see
+    :func:`docmigrate.commands.file_guard`).
+    """
+    for path, _root in iter_json_files(paths, exclude):
         report = FileReport(path=str(path))
-        opened = open_document(path, registry, family_name, report)
-        if opened is None:
-            yield report
-            continue
-        try:
-            result = migrate(opened.loaded.value, opened.family)
-        except DocmigrateError as error:
-            record_migration_failure(opened.loaded, error, report)
-            yield report
-            continue
-        report.target = result.target
-        report.steps = [str(step.info) for step in result.plan]
-        provenance = Provenance(
-            file_name=path.name,
-            sha256=hashlib.sha256(opened.loaded.text.encode("utf-8")).hexdigest(),
-            source_version=result.source,
-            steps=tuple(report.steps),
-        )
-        try:
-            written = store.write(
-                result.document, opened.family, provenance, on_duplicate=on_duplicate
+        with file_guard(report):
+            _import_one(
+                path,
+                registry,
+                store,
+                report,
+                on_duplicate=on_duplicate,
+                family_name=family_name,
+                max_file_size=max_file_size,
+                step_timeout=step_timeout,
             )
-        except StoreError as error:
-            report.problems.append(_store_problem(opened.loaded, error))
-        else:
-            report.action = "imported"
-            report.counts = {
-                "imported": written.imported,
-                "skipped": written.skipped,
-                "replaced": written.replaced,
-            }
         yield report
+
+
+def _import_one(
+    path: Path,
+    registry: Registry,
+    store: Store,
+    report: FileReport,
+    *,
+    on_duplicate: OnDuplicate,
+    family_name: str | None,
+    max_file_size: int,
+    step_timeout: float | None,
+) -> None:
+    opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
+    if opened is None:
+        return
+    try:
+        result = migrate(opened.loaded.value, opened.family, step_timeout=step_timeout)
+    except DocmigrateError as error:
+        record_migration_failure(opened.loaded, error, report)
+        return
+    report.target = result.target
+    report.steps = [str(step.info) for step in result.plan]
+    provenance = Provenance(
+        file_name=path.name,
+        sha256=hashlib.sha256(opened.raw).hexdigest(),
+        source_version=result.source,
+        steps=tuple(report.steps),
+    )
+    try:
+        written = store.write(result.document, opened.family, provenance, on_duplicate=on_duplicate)
+    except StoreError as error:
+        report.problems.append(_store_problem(opened.loaded, error))
+    else:
+        report.action = "imported"
+        report.counts = {
+            "imported": written.imported,
+            "skipped": written.skipped,
+            "replaced": written.replaced,
+        }
 
 
 def _store_problem(loaded: jsonio.LoadedDocument, error: StoreError) -> Problem:
