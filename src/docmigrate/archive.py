@@ -1,7 +1,10 @@
-"""Upgrading many files: worker processes, progress, the backup manifest.
+"""Working through many files: the tasks, the local worker pool, progress, the backup manifest.
 
-Results come back in the order of the files, whatever the number of workers, so reports and
-manifests are stable. With one worker everything runs in this process.
+Each file's work is a task (:class:`UpgradeTask`, :class:`ValidateTask`) that an executor runs:
+the :class:`LocalPool` of worker processes here, or a Dask cluster
+(:mod:`docmigrate.executors`). Results come back in the order of the files, whatever the
+executor and the number of workers, so reports and manifests are stable. With one worker
+everything runs in this process.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, overload
 
-from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file
+from docmigrate.commands import (
+    DEFAULT_MAX_FILE_SIZE,
+    UpgradeJob,
+    UpgradeOptions,
+    upgrade_file,
+    validate_file,
+)
 from docmigrate.files import BACKUP_MANIFEST
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
@@ -37,15 +46,160 @@ class RegistrySource:
         return Registry.discover(self.family_paths, cwd=self.cwd)
 
 
+class FileTask(Protocol):
+    """One file's work, which an executor runs here or in a worker (so it is picklable)."""
+
+    @property
+    def path(self) -> Path:
+        """The file, as given."""
+
+    def run(self, registry: Registry) -> FileReport:
+        """Do the work; every problem ends up in the report, nothing is raised."""
+
+    def died(self) -> FileReport:
+        """The report of this file when the worker running it died every time it was tried."""
+
+    def anchored(self, cwd: Path) -> tuple[FileTask, dict[str, str]]:
+        """Return the task with relative paths made absolute under ``cwd`` (for another machine).
+
+        Also returns each absolute path made, mapped to the path as given, so that the
+        worker's report can name the files as a run in ``cwd`` would.
+        """
+
+
+WORKER_DIED = (
+    "the worker process {doing} this file died (killed by a signal, e.g. by the "
+    "out-of-memory killer){after}"
+)
+
+
+@dataclass(frozen=True)
+class UpgradeTask:
+    """Upgrade one file (:func:`~docmigrate.commands.upgrade_file`)."""
+
+    job: UpgradeJob
+    options: UpgradeOptions
+
+    @property
+    def path(self) -> Path:
+        """The file to upgrade, as given."""
+        return self.job.path
+
+    def run(self, registry: Registry) -> FileReport:
+        """Upgrade the file as the options say."""
+        return upgrade_file(self.job, registry, self.options)
+
+    def died(self) -> FileReport:
+        """A failure of this file: its worker died; the file is intact or fully upgraded."""
+        report = FileReport(path=str(self.job.path), output=str(self.job.destination))
+        after = "; the file is at its original bytes or fully upgraded"
+        message = WORKER_DIED.format(doing="upgrading", after=after)
+        report.problems.append(Problem(1, 1, "$", message, "worker"))
+        return report
+
+    def anchored(self, cwd: Path) -> tuple[UpgradeTask, dict[str, str]]:
+        """Return the upgrade with its paths absolute under ``cwd``."""
+        given: dict[str, str] = {}
+        job = replace(
+            self.job,
+            path=_anchor(self.job.path, cwd, given),
+            root=_anchor(self.job.root, cwd, given),
+            destination=_anchor(self.job.destination, cwd, given),
+        )
+        options = replace(
+            self.options,
+            out=_anchor(self.options.out, cwd, given),
+            backup=_anchor(self.options.backup, cwd, given),
+        )
+        return UpgradeTask(job, options), given
+
+
+@dataclass(frozen=True)
+class ValidateTask:
+    """Validate one file (:func:`~docmigrate.commands.validate_file`)."""
+
+    path: Path
+    family_name: str | None = None
+    require_current: bool = False
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+
+    def run(self, registry: Registry) -> FileReport:
+        """Validate the file against the schema of its own version."""
+        return validate_file(
+            self.path,
+            registry,
+            self.family_name,
+            require_current=self.require_current,
+            max_file_size=self.max_file_size,
+        )
+
+    def died(self) -> FileReport:
+        """A failure of this file: its worker died (files are only read)."""
+        report = FileReport(path=str(self.path))
+        message = WORKER_DIED.format(doing="validating", after="")
+        report.problems.append(Problem(1, 1, "$", message, "worker"))
+        return report
+
+    def anchored(self, cwd: Path) -> tuple[ValidateTask, dict[str, str]]:
+        """Return the validation with its path absolute under ``cwd``."""
+        given: dict[str, str] = {}
+        return replace(self, path=_anchor(self.path, cwd, given)), given
+
+
+@overload
+def _anchor(path: Path, cwd: Path, given: dict[str, str]) -> Path: ...
+@overload
+def _anchor(path: None, cwd: Path, given: dict[str, str]) -> None: ...
+def _anchor(path: Path | None, cwd: Path, given: dict[str, str]) -> Path | None:
+    """``path`` absolute under ``cwd`` (as written: ``..`` kept), noted in ``given``."""
+    if path is None or path.is_absolute():
+        return path
+    absolute = cwd / path
+    given[str(absolute)] = str(path)
+    return absolute
+
+
+def as_given(report: FileReport, given: dict[str, str]) -> FileReport:
+    """Name the files in ``report`` as given: undo :meth:`FileTask.anchored` (in place)."""
+    if not given:
+        return report
+    longest_first = sorted(given.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def restore(text: str) -> str:
+        for absolute, relative in longest_first:
+            text = text.replace(absolute, relative)
+        return text
+
+    report.path = restore(report.path)
+    report.output = None if report.output is None else restore(report.output)
+    report.backup = None if report.backup is None else restore(report.backup)
+    report.diff = restore(report.diff)
+    report.problems = [replace(p, message=restore(p.message)) for p in report.problems]
+    return report
+
+
+class Executor(Protocol):
+    """Runs file tasks somewhere, yielding their reports in task order as they finish."""
+
+    def run_tasks(
+        self,
+        tasks: Sequence[FileTask],
+        registry: Registry,
+        source: RegistrySource,
+        *,
+        fail_fast: bool = False,
+        progress: Callable[[FileReport], None] = lambda _: None,
+    ) -> Iterator[FileReport]:
+        """Run every task, yielding reports in task order; stop at the first failure if asked."""
+
+
 _WORKER_REGISTRY: dict[RegistrySource, Registry] = {}
 
 
-def _upgrade_in_worker(
-    source: RegistrySource, job: UpgradeJob, options: UpgradeOptions
-) -> FileReport:
+def _run_in_worker(source: RegistrySource, task: FileTask) -> FileReport:
     if source not in _WORKER_REGISTRY:
         _WORKER_REGISTRY[source] = source.load()
-    return upgrade_file(job, _WORKER_REGISTRY[source], options)
+    return task.run(_WORKER_REGISTRY[source])
 
 
 def default_workers() -> int:
@@ -54,6 +208,48 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """Worker processes on this machine (one worker: everything runs in this process)."""
+
+    workers: int
+
+    def run_tasks(
+        self,
+        tasks: Sequence[FileTask],
+        registry: Registry,
+        source: RegistrySource,
+        *,
+        fail_fast: bool = False,
+        progress: Callable[[FileReport], None] = lambda _: None,
+    ) -> Iterator[FileReport]:
+        """Run every task, yielding reports in task order; stop at the first failure if asked.
+
+        A worker process that dies (killed by the out-of-memory killer, say) fails only the
+        file it was working on: the files that were in flight with it and had not finished are
+        run again one by one, each in a fresh worker (a file whose write had landed is then
+        reported as already at the target), and the one that kills its worker again is
+        reported as failed.
+        """
+        reports = _reports(tasks, registry, source, self.workers)
+        yield from stream(reports, fail_fast=fail_fast, progress=progress)
+
+
+def stream(
+    reports: Generator[FileReport, None, None],
+    *,
+    fail_fast: bool,
+    progress: Callable[[FileReport], None],
+) -> Iterator[FileReport]:
+    """Pass ``reports`` on, showing progress; close them after the first failure if asked."""
+    for report in reports:
+        progress(report)
+        yield report
+        if fail_fast and not report.ok:
+            reports.close()
+            return
 
 
 def run_jobs(
@@ -66,43 +262,33 @@ def run_jobs(
     fail_fast: bool = False,
     progress: Callable[[FileReport], None] = lambda _: None,
 ) -> Iterator[FileReport]:
-    """Upgrade every job, yielding reports in job order; stop at the first failure if asked.
-
-    A worker process that dies (killed by the out-of-memory killer, say) fails only the file
-    it was working on: the files that were in flight with it and had not finished are run
-    again one by one, each in a fresh worker (a file whose write had landed is then reported
-    as already at the target), and the one that kills its worker again is reported as failed.
-    """
-    reports = _reports(jobs, registry, source, options, workers)
-    for report in reports:
-        progress(report)
-        yield report
-        if fail_fast and not report.ok:
-            reports.close()
-            return
+    """Upgrade every job in a :class:`LocalPool` of ``workers``, yielding reports in job order."""
+    tasks = [UpgradeTask(job, options) for job in jobs]
+    return LocalPool(workers).run_tasks(
+        tasks, registry, source, fail_fast=fail_fast, progress=progress
+    )
 
 
 def _reports(
-    jobs: Sequence[UpgradeJob],
+    tasks: Sequence[FileTask],
     registry: Registry,
     source: RegistrySource,
-    options: UpgradeOptions,
     workers: int,
 ) -> Generator[FileReport, None, None]:
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield upgrade_file(job, registry, options)
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield task.run(registry)
         return
     window = workers * 4  # bounded, so that --fail-fast stops soon and memory stays flat
     submitted = 0
-    while submitted < len(jobs):
-        pending: deque[tuple[UpgradeJob, Future[FileReport]]] = deque()
+    while submitted < len(tasks):
+        pending: deque[tuple[FileTask, Future[FileReport]]] = deque()
         with ProcessPoolExecutor(max_workers=workers) as pool:
             try:
-                while submitted < len(jobs) or pending:
-                    while submitted < len(jobs) and len(pending) < window:
-                        job = jobs[submitted]
-                        pending.append((job, pool.submit(_upgrade_in_worker, source, job, options)))
+                while submitted < len(tasks) or pending:
+                    while submitted < len(tasks) and len(pending) < window:
+                        task = tasks[submitted]
+                        pending.append((task, pool.submit(_run_in_worker, source, task)))
                         submitted += 1
                     yield pending[0][1].result()
                     pending.popleft()
@@ -113,26 +299,20 @@ def _reports(
             finally:
                 for _, future in pending:
                     future.cancel()
-        for job, future in suspects:  # the pool is gone: keep what finished, rerun the rest
+        for task, future in suspects:  # the pool is gone: keep what finished, rerun the rest
             if future.done() and not future.cancelled() and future.exception() is None:
                 yield future.result()
             else:
-                yield _isolated(job, source, options)
+                yield _isolated(task, source)
 
 
-def _isolated(job: UpgradeJob, source: RegistrySource, options: UpgradeOptions) -> FileReport:
-    """Upgrade one file in a worker of its own; a worker that dies fails this file only."""
+def _isolated(task: FileTask, source: RegistrySource) -> FileReport:
+    """Run one task in a worker of its own; a worker that dies fails this file only."""
     with ProcessPoolExecutor(max_workers=1) as pool:
         try:
-            return pool.submit(_upgrade_in_worker, source, job, options).result()
+            return pool.submit(_run_in_worker, source, task).result()
         except BrokenProcessPool:
-            report = FileReport(path=str(job.path), output=str(job.destination))
-            message = (
-                "the worker process upgrading this file died (killed by a signal, e.g. by the "
-                "out-of-memory killer); the file is at its original bytes or fully upgraded"
-            )
-            report.problems.append(Problem(1, 1, "$", message, "worker"))
-            return report
+            return task.died()
 
 
 class BackupManifest:

@@ -22,10 +22,12 @@ import click
 from docmigrate import __version__
 from docmigrate.archive import (
     BackupManifest,
+    FileTask,
     Progress,
     RegistrySource,
+    UpgradeTask,
+    ValidateTask,
     default_workers,
-    run_jobs,
 )
 from docmigrate.commands import (
     DEFAULT_MAX_FILE_SIZE,
@@ -33,11 +35,11 @@ from docmigrate.commands import (
     describe_families,
     format_size,
     plan_jobs,
-    validate_paths,
 )
-from docmigrate.config import FORMATS, load_settings
+from docmigrate.config import FORMATS, Settings, load_settings
 from docmigrate.display import visible
 from docmigrate.exceptions import (
+    ClusterError,
     ConfigurationError,
     DetectionError,
     DocmigrateError,
@@ -46,7 +48,8 @@ from docmigrate.exceptions import (
     StoreError,
     UsageError,
 )
-from docmigrate.files import remove_leftovers, write_atomic
+from docmigrate.executors import DEFAULT_TIMEOUT, open_executor
+from docmigrate.files import iter_json_files, remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import render
@@ -141,6 +144,42 @@ step_timeout_option = click.option(
 )
 
 
+def scheduler_options(function: F) -> F:
+    """Add ``--scheduler`` and ``--scheduler-timeout`` to a command."""
+    function = click.option(
+        "--scheduler-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="How long to wait for the --scheduler to answer and have a worker before giving "
+        f"up with exit 2. Default: [tool.docmigrate] scheduler-timeout, else {DEFAULT_TIMEOUT:g}.",
+    )(function)
+    return click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Run the per-file work on a Dask cluster (pip install 'docmigrate[dask]'): its "
+        "scheduler's address (tcp://HOST:8786), or local[:N] for a local cluster of N worker "
+        "processes; none runs here. Family folders and files must be at the same paths on "
+        "every worker. Default: [tool.docmigrate] scheduler, else none.",
+    )(function)
+
+
+def _scheduler(
+    scheduler: str | None, timeout: float | None, settings: Settings
+) -> tuple[str | None, float]:
+    """The scheduler to run on (None: here) and its timeout: flags first, then pyproject."""
+    chosen = scheduler if scheduler is not None else settings.scheduler
+    if chosen is not None and chosen.strip().lower() == "none":
+        chosen = None
+    waited = timeout if timeout is not None else settings.scheduler_timeout
+    return chosen, DEFAULT_TIMEOUT if waited is None else waited
+
+
+def _announce(link: str) -> None:
+    click.echo(f"Dask dashboard: {visible(link)}", err=True)
+
+
 def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
@@ -189,6 +228,7 @@ def cli() -> None:
 )
 @exclude_option
 @max_file_size_option
+@scheduler_options
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
@@ -197,6 +237,8 @@ def validate(
     require_current: bool,
     exclude: tuple[str, ...],
     max_file_size: int,
+    scheduler: str | None,
+    scheduler_timeout: float | None,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them; - reads standard input).
@@ -205,18 +247,25 @@ def validate(
     that was valid when written stays valid.
     """
     settings = load_settings(Path.cwd())
+    chosen, timeout = _scheduler(scheduler, scheduler_timeout, settings)
+    if chosen is not None and any(str(p) == "-" for p in paths):
+        raise click.UsageError(
+            "--scheduler runs on workers that cannot read this standard input: give files, "
+            "or validate - without --scheduler"
+        )
     registry = _registry(family_paths)
     _known_family(registry, family_name)
-    reports = list(
-        validate_paths(
-            paths,
-            registry,
-            family_name,
-            require_current=require_current,
-            exclude=exclude or settings.exclude,
-            max_file_size=max_file_size,
-        )
-    )
+    tasks: list[FileTask] = [
+        ValidateTask(path, family_name, require_current, max_file_size)
+        for path, _ in iter_json_files(paths, exclude or settings.exclude)
+    ]
+    source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
+    with open_executor(
+        chosen, workers=1, registry=registry, source=source, timeout=timeout, announce=_announce
+    ) as executor:
+        # Local validation runs in this process, as it always has, without progress lines.
+        progress = Progress(len(tasks)) if chosen is not None else lambda _: None
+        reports = list(executor.run_tasks(tasks, registry, source, progress=progress))
     fmt = output_format or settings.format or "text"
     click.echo(render(reports, fmt, color=fmt == "text" and _color()), nl=False)
     _exit(reports)
@@ -300,6 +349,7 @@ def validate(
 @max_file_size_option
 @step_timeout_option
 @action_format_option
+@scheduler_options
 @family_path_option
 def upgrade(
     paths: tuple[Path, ...],
@@ -320,6 +370,8 @@ def upgrade(
     max_file_size: int,
     step_timeout: float | None,
     output_format: str,
+    scheduler: str | None,
+    scheduler_timeout: float | None,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
@@ -345,52 +397,61 @@ def upgrade(
             "are never touched"
         )
     settings = load_settings(Path.cwd())
+    chosen, timeout = _scheduler(scheduler, scheduler_timeout, settings)
+    if chosen is not None and workers is not None:
+        raise click.UsageError(
+            "--workers sizes the local pool; with --scheduler the cluster's workers do the "
+            "work (--scheduler local:N starts N of them here)"
+        )
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     _known_target(registry, family_name, to)
     jobs, refused = plan_jobs(paths, out, exclude or settings.exclude, backup=backup)
-    if not dry_run:
-        folders = [*paths, *(f for f in (out, backup) if f is not None and f.is_dir())]
-        for leftover in remove_leftovers(folders):
-            what = "put back the original kept in" if leftover.action == "restored" else "removed"
-            click.echo(
-                f"{what} {visible(str(leftover.path))}, left by an interrupted run", err=True
-            )
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-    options = UpgradeOptions(
-        out=out,
-        to=to,
-        family_name=family_name,
-        dry_run=dry_run,
-        allow_loss=allow_loss,
-        backup=backup,
-        diff=diff,
-        indent=indent,
-        ensure_ascii=ensure_ascii,
-        max_file_size=max_file_size,
-        step_timeout=step_timeout,
-    )
     source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
-    progress = Progress(len(jobs), every=progress_every)
-    manifest = BackupManifest(backup) if backup is not None and not dry_run else None
-
-    def finished(report: FileReport) -> None:
-        if manifest is not None:
-            manifest.add(report)
-        progress(report)
-
-    reports = refused + list(
-        run_jobs(
-            jobs,
-            registry,
-            source,
-            options,
-            workers=workers or default_workers(),
-            fail_fast=fail_fast,
-            progress=finished,
+    with open_executor(
+        chosen,
+        workers=workers or default_workers(),
+        registry=registry,
+        source=source,
+        timeout=timeout,
+        announce=_announce,
+    ) as executor:  # first: a cluster that cannot do the work stops the run before any write
+        if not dry_run:
+            folders = [*paths, *(f for f in (out, backup) if f is not None and f.is_dir())]
+            for leftover in remove_leftovers(folders):
+                what = (
+                    "put back the original kept in" if leftover.action == "restored" else "removed"
+                )
+                click.echo(
+                    f"{what} {visible(str(leftover.path))}, left by an interrupted run", err=True
+                )
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+        options = UpgradeOptions(
+            out=out,
+            to=to,
+            family_name=family_name,
+            dry_run=dry_run,
+            allow_loss=allow_loss,
+            backup=backup,
+            diff=diff,
+            indent=indent,
+            ensure_ascii=ensure_ascii,
+            max_file_size=max_file_size,
+            step_timeout=step_timeout,
         )
-    )
+        progress = Progress(len(jobs), every=progress_every)
+        manifest = BackupManifest(backup) if backup is not None and not dry_run else None
+
+        def finished(report: FileReport) -> None:
+            if manifest is not None:
+                manifest.add(report)
+            progress(report)
+
+        tasks = [UpgradeTask(job, options) for job in jobs]
+        reports = refused + list(
+            executor.run_tasks(tasks, registry, source, fail_fast=fail_fast, progress=finished)
+        )
     if manifest is not None and any(r.backup for r in reports):
         click.echo(f"backup manifest: {visible(str(manifest.path))}", err=True)
     _report_upgrade(reports, len(jobs) + len(refused), output_format, diff=diff)
@@ -779,7 +840,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
-    except (ConfigurationError, FamilyError, DetectionError, StoreError, UsageError) as error:
+    except (
+        ClusterError,
+        ConfigurationError,
+        FamilyError,
+        DetectionError,
+        StoreError,
+        UsageError,
+    ) as error:
         click.echo(f"docmigrate: error: {visible(str(error))}", err=True)
         sys.exit(EXIT_ERROR)
     except DocmigrateError as error:

@@ -95,10 +95,28 @@ def validate_paths(
     problem too, whose message says how to upgrade it.
     """
     for path, _root in iter_json_files(paths, exclude):
-        report = FileReport(path=_shown(path))
-        with file_guard(report):
-            _validate_one(path, registry, family_name, report, require_current, max_file_size)
-        yield report
+        yield validate_file(
+            path,
+            registry,
+            family_name,
+            require_current=require_current,
+            max_file_size=max_file_size,
+        )
+
+
+def validate_file(
+    path: Path,
+    registry: Registry,
+    family_name: str | None = None,
+    *,
+    require_current: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+) -> FileReport:
+    """Validate one file (``-``: standard input) as :func:`validate_paths` does; never raises."""
+    report = FileReport(path=_shown(path))
+    with file_guard(report):
+        _validate_one(path, registry, family_name, report, require_current, max_file_size)
+    return report
 
 
 def _validate_one(

@@ -5,7 +5,10 @@ Known keys (command-line flags override them):
 - ``family-paths`` — folders of families (or family folders), relative to the pyproject;
 - ``format`` — the default ``validate --format`` (text, json, github, junit, sarif);
 - ``exclude`` — glob patterns of files that ``validate`` and ``upgrade`` skip when walking
-  folders (matched against the path relative to the folder given and against the path as given).
+  folders (matched against the path relative to the folder given and against the path as given);
+- ``scheduler`` — the Dask scheduler that ``validate``, ``upgrade`` and ``import`` run on
+  (``tcp://HOST:8786``, ``local`` or ``local:N``; see ``--scheduler``);
+- ``scheduler-timeout`` — seconds to wait for that scheduler (default 10).
 
 An unknown key is a configuration error, never ignored: a typo would otherwise silently change
 what CI checks.
@@ -33,9 +36,11 @@ class Settings:
     format: str | None = None
     exclude: tuple[str, ...] = ()
     source: Path | None = None
+    scheduler: str | None = None
+    scheduler_timeout: float | None = None
 
 
-_KEYS = {"family-paths", "format", "exclude"}
+_KEYS = {"family-paths", "format", "exclude", "scheduler", "scheduler-timeout"}
 
 
 def load_settings(cwd: Path) -> Settings:
@@ -66,7 +71,28 @@ def load_settings(cwd: Path) -> Settings:
     fmt = table.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise ConfigurationError(f"{path}: format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    return Settings(tuple(cwd / p for p in paths), fmt, tuple(excluded), path)
+    scheduler = table.get("scheduler")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ConfigurationError(
+            f"{path}: scheduler must be an address such as \"tcp://HOST:8786\" or \"local:4\", "
+            f"not {reprlib.repr(scheduler)}"
+        )
+    timeout = table.get("scheduler-timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise ConfigurationError(
+            f"{path}: scheduler-timeout must be a number of seconds above 0, "
+            f"not {reprlib.repr(timeout)}"
+        )
+    return Settings(
+        tuple(cwd / p for p in paths),
+        fmt,
+        tuple(excluded),
+        path,
+        scheduler,
+        None if timeout is None else float(timeout),
+    )
 
 
 def _strings(value: Any, path: Path, key: str) -> list[str]:

@@ -1,14 +1,17 @@
 """A time limit on user code: steps that never return become a failure of their file.
 
-The limit uses ``SIGALRM`` and an interval timer, so it interrupts a step that loops in Python
-code or sleeps, in the main thread of this process or of a worker process. It cannot interrupt
-a step blocked inside a C extension that never returns to the interpreter, and it is not
-enforced outside the main thread (signals are delivered there only).
+In the main thread (this process, or a local worker process) the limit uses ``SIGALRM`` and an
+interval timer, so it interrupts a step that loops in Python code or sleeps. Signals reach the
+main thread only, so in another thread (a Dask worker runs tasks in threads) a timer thread
+raises the error asynchronously in the limited thread instead: that interrupts a step looping
+in Python code, and a step sleeping when its sleep returns. Neither can interrupt a step blocked
+inside a C extension that never returns to the interpreter.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,11 +32,14 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     ``None`` (or a limit that cannot be enforced here: not the main thread, no SIGALRM) runs
     the body without a limit.
     """
-    if (
-        seconds is None
-        or not hasattr(signal, "SIGALRM")
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    if seconds is None:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        with _thread_limit(seconds):
+            yield
+        return
+    if not hasattr(signal, "SIGALRM"):
         yield
         return
 
@@ -47,3 +53,38 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _thread_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`Expired` in this (non-main) thread if the body runs past ``seconds``."""
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"inside": True, "fired": False}
+
+    def expire() -> None:
+        with lock:  # never fire once the body is left
+            if state["inside"]:
+                state["fired"] = True
+                _raise_in(target, Expired)
+
+    timer = threading.Timer(max(seconds, 1e-3), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["inside"] = False
+            if state["fired"]:
+                _raise_in(target, None)  # drop it if not delivered yet: it must not leak out
+        if state["fired"]:
+            raise Expired(seconds)
+
+
+def _raise_in(thread_id: int, error: type[BaseException] | None) -> None:
+    """Have ``thread_id`` raise ``error`` at its next Python instruction (None: cancel that)."""
+    # None travels as NULL, which cancels; py_object(None) would raise None instead.
+    pending = None if error is None else ctypes.py_object(error)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), pending)

@@ -20,6 +20,7 @@ messages and exit codes::
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
+    ├── ClusterError               a Dask cluster cannot be reached, was lost, or its workers differ
     └── StoreError                 a store could not write or read (nothing was written)
         ├── StoreURLError          the database URL does not parse or its driver is not installed
         ├── StoreNotFoundError     the database to read does not exist (reading creates nothing)
@@ -216,6 +217,13 @@ class WriteError(DocmigrateError):
 
 class UsageError(DocmigrateError):
     """The command's arguments cannot be honoured as given; nothing was read or written."""
+
+
+class ClusterError(DocmigrateError):
+    """A Dask scheduler (``--scheduler``) cannot be reached or was lost, or its workers differ.
+
+    Raised before any file is touched, or (a scheduler lost mid-run) saying how far the run got.
+    """
 
 
 class StoreError(DocmigrateError):

@@ -1,0 +1,432 @@
+"""Running the per-file work on a Dask cluster (``--scheduler ADDRESS`` or ``local[:N]``).
+
+:class:`DaskExecutor` runs the same tasks as the local pool (:class:`~docmigrate.archive.
+LocalPool`) behind the same interface, so reports, files and manifests are the same. What is
+different is where the work runs, so everything a worker needs is checked before the first file
+is touched:
+
+- the scheduler answers within the timeout and has at least one worker;
+- every worker runs this very version of docmigrate;
+- every worker loads the same families from the same paths (the family folders, the files and
+  the working directory must be visible to every worker at the same paths: a shared
+  filesystem). A family that fails to load on a worker is a configuration error of the run, not
+  a failure of each file.
+
+Small files travel in batches (one Dask task each), so that the scheduler's cost per task does
+not dominate. A worker that dies is handled by Dask: the scheduler runs its tasks again on
+another worker (the work is idempotent: a file already at the target is skipped, writes are
+atomic), and a task that keeps killing its workers (``distributed.scheduler.allowed-failures``)
+is run again file by file, so that only the file at fault fails. A scheduler lost mid-run is an
+error that says how far the run got; the same command run again picks up where it stopped.
+
+``distributed`` is imported only when a scheduler is asked for (``pip install
+'docmigrate[dask]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import CancelledError
+from pathlib import Path
+from typing import Any
+
+from docmigrate import __version__
+from docmigrate.archive import Executor, FileTask, LocalPool, RegistrySource, as_given, stream
+from docmigrate.exceptions import ClusterError, ConfigurationError, DocmigrateError, UsageError
+from docmigrate.registry import Registry
+from docmigrate.reports import FileReport
+
+# distributed is optional, so its objects are typed loosely here (mypy runs without it too).
+Client = Any
+Future = Any
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to wait for the scheduler to answer (and for a first worker to join it)."""
+
+LOCAL = "local"
+BATCH_FILES = 32
+"""At most this many files travel in one Dask task."""
+BATCH_BYTES = 4 * 1024**2
+"""A batch is closed once its files add up to this many bytes: a big file travels alone."""
+
+SHARED_PATHS = (
+    "the family folders, the files and the working directory must be visible to every worker "
+    "at the same paths"
+)
+
+
+def parse_scheduler(value: str) -> str | int | None:
+    """Read ``--scheduler``: an address, ``local[:N]`` (N worker processes) or ``none``.
+
+    Returns the address, the number of local workers (0: one per CPU), or None for ``none``
+    (the local pool, e.g. to override ``[tool.docmigrate] scheduler``). Raises
+    :class:`UsageError` for ``local:`` followed by anything but a positive number.
+    """
+    text = value.strip()
+    if text.lower() == "none":
+        return None
+    if text == LOCAL:
+        return 0
+    if text.startswith(LOCAL + ":"):
+        count = text[len(LOCAL) + 1 :]
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(
+                f"--scheduler {value}: local:N needs a number of workers of 1 or more, such as "
+                "local:4"
+            )
+        return int(count)
+    if not text:
+        raise UsageError("--scheduler needs an address such as tcp://HOST:8786, or local[:N]")
+    return text
+
+
+@contextlib.contextmanager
+def open_executor(
+    scheduler: str | None,
+    *,
+    workers: int,
+    registry: Registry,
+    source: RegistrySource,
+    timeout: float = DEFAULT_TIMEOUT,
+    announce: Callable[[str], None] = lambda _: None,
+) -> Iterator[Executor]:
+    """The executor to run tasks on: the local pool of ``workers``, or the Dask cluster asked for.
+
+    ``announce`` is told where the Dask dashboard is, when there is one. Raises
+    :class:`ClusterError` (or :class:`ConfigurationError` for families a worker cannot load)
+    before anything is run when the cluster cannot do the work.
+    """
+    chosen = None if scheduler is None else parse_scheduler(scheduler)
+    if chosen is None:
+        yield LocalPool(workers)
+        return
+    with _connect(chosen, timeout) as (client, address):
+        executor = DaskExecutor(client, address)
+        executor.check_workers(registry, source)
+        link = executor.dashboard_link()
+        if link is not None:
+            announce(link)
+        yield executor
+
+
+@contextlib.contextmanager
+def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
+    """A client of the scheduler at ``chosen``, or of a new local cluster of ``chosen`` workers."""
+    try:
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError as error:
+        raise ClusterError(
+            f"--scheduler needs Dask, which is not installed: pip install 'docmigrate[dask]' "
+            f"({error})"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet(logging.getLogger("distributed")))
+        if isinstance(chosen, int):
+            cluster = _local_cluster(distributed, chosen or os.cpu_count() or 1)
+            stack.callback(cluster.close)
+            address = str(cluster.scheduler_address)
+        else:
+            address = _checked_address(distributed, chosen)
+        try:
+            client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, ValueError, TypeError) as error:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+                f"(--scheduler-timeout): {_one_line(error)}"
+            ) from None
+        stack.callback(client.close)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as error:
+            raise ClusterError(
+                f"the Dask scheduler at {address} has no worker (none joined within "
+                f"{timeout:g} s): start some with: dask worker {address}"
+            ) from error
+        yield client, address
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Silence ``logger`` (its errors are reported as this run's own one-line messages)."""
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _checked_address(distributed: Any, address: str) -> str:
+    """Refuse an address Dask cannot even try (an unknown scheme such as ``htp://``)."""
+    try:
+        scheme, _ = distributed.comm.parse_address(address)
+        distributed.comm.registry.get_backend(scheme)
+    except (ValueError, TypeError) as error:
+        raise UsageError(
+            f"--scheduler {address} is not a Dask scheduler address such as tcp://HOST:8786: "
+            f"{_one_line(error)}"
+        ) from None
+    return address
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """Worker processes on this machine, one thread each (the work holds the GIL)."""
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: a fixed one may be taken
+            silence_logs=logging.ERROR,
+        )
+    except Exception as error:  # whatever keeps the cluster from starting ends the run
+        raise ClusterError(f"cannot start a local Dask cluster: {_one_line(error)}") from None
+    return cluster
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+class DaskExecutor:
+    """Runs file tasks as Dask tasks on the cluster a client is connected to."""
+
+    def __init__(self, client: Client, address: str) -> None:
+        self.client = client
+        self.address = address
+        self.cwd = Path.cwd()
+        """Where the workers resolve relative paths (the client's working directory)."""
+
+    def dashboard_link(self) -> str | None:
+        """Where the scheduler's dashboard is, if it serves one."""
+        services = self.client.scheduler_info().get("services", {})
+        return str(self.client.dashboard_link) if "dashboard" in services else None
+
+    def threads(self) -> int:
+        """How many tasks the cluster's workers run at once."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def check_workers(self, registry: Registry, source: RegistrySource) -> None:
+        """Refuse workers without this docmigrate, or that cannot load the same families."""
+        expected = fingerprint(registry)
+        answers = self.client.run(
+            _make_probe(),
+            __version__,
+            [str(p) for p in source.family_paths],
+            str(source.cwd),
+            on_error="return",
+        )
+        for worker, answer in sorted(answers.items()):
+            _check_answer(worker, answer, expected)
+
+    def run_tasks(
+        self,
+        tasks: Sequence[FileTask],
+        registry: Registry,
+        source: RegistrySource,
+        *,
+        fail_fast: bool = False,
+        progress: Callable[[FileReport], None] = lambda _: None,
+    ) -> Iterator[FileReport]:
+        """Run every task on the cluster, yielding reports in task order as they arrive.
+
+        Raises :class:`ClusterError` when the scheduler is lost, saying how many files were
+        done, and :class:`ConfigurationError` when a worker cannot load the families.
+        """
+        done = 0
+        reports = self._reports(tasks, source)
+        try:
+            for report in stream(reports, fail_fast=fail_fast, progress=progress):
+                done += 1
+                yield report
+        except (CancelledError, OSError):  # the client gave up on the scheduler
+            raise ClusterError(
+                f"lost the Dask scheduler at {self.address} after {done} of {len(tasks)} "
+                "files; run the same command again to finish (upgrade skips files already at "
+                "the target, import skips files already imported)"
+            ) from None
+
+    def _reports(
+        self, tasks: Sequence[FileTask], source: RegistrySource
+    ) -> Generator[FileReport, None, None]:
+        batches = _batches(tasks, self.threads())
+        window = self.threads() * 4  # bounded, so that --fail-fast stops soon
+        pending: deque[tuple[list[FileTask], Future]] = deque()
+        submitted = 0
+        try:
+            while submitted < len(batches) or pending:
+                while submitted < len(batches) and len(pending) < window:
+                    pending.append((batches[submitted], self._submit(batches[submitted], source)))
+                    submitted += 1
+                batch, future = pending.popleft()
+                yield from self._collect(batch, future, source)
+        finally:
+            self.client.cancel([future for _, future in pending])
+
+    def _submit(self, batch: list[FileTask], source: RegistrySource) -> Future:
+        return self.client.submit(run_batch, __version__, source, self.cwd, batch, pure=False)
+
+    def _collect(
+        self, batch: list[FileTask], future: Future, source: RegistrySource
+    ) -> Iterator[FileReport]:
+        killed_worker: type[Exception] = importlib.import_module("distributed").KilledWorker
+        try:
+            reports: list[FileReport] = future.result()
+        except killed_worker:
+            if len(batch) == 1:
+                yield batch[0].died()
+                return
+            # One of these files kills its workers: run each alone so that only it fails.
+            for task in batch:
+                yield from self._collect([task], self._submit([task], source), source)
+            return
+        yield from reports
+
+
+def _batches(tasks: Sequence[FileTask], threads: int) -> list[list[FileTask]]:
+    """Cut the tasks, in order, into batches: small enough to keep every worker busy."""
+    limit = max(1, min(BATCH_FILES, len(tasks) // (threads * 8)))
+    batches: list[list[FileTask]] = []
+    current: list[FileTask] = []
+    size = 0
+    for task in tasks:
+        current.append(task)
+        size += _size(task.path)
+        if len(current) >= limit or size >= BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the worker reports why it cannot be read
+
+
+# --- on the workers ------------------------------------------------------------------------------
+
+_REGISTRIES: dict[RegistrySource, Registry] = {}
+_LOADING = threading.Lock()  # a worker may run several tasks at once: load each source once
+
+
+def registry_on_worker(source: RegistrySource) -> Registry:
+    """The families of ``source``, loaded once per worker process."""
+    with _LOADING:
+        if source not in _REGISTRIES:
+            _REGISTRIES[source] = source.load()
+        return _REGISTRIES[source]
+
+
+def run_batch(
+    version: str, source: RegistrySource, cwd: Path, tasks: Sequence[FileTask]
+) -> list[FileReport]:
+    """Run ``tasks`` on a Dask worker as if in ``cwd``; return their reports in order.
+
+    Raises :class:`ClusterError` on a worker of another docmigrate version and
+    :class:`ConfigurationError` when the families do not load here (both stop the run).
+    """
+    if version != __version__:
+        raise ClusterError(
+            f"Dask worker {_worker_address()} runs docmigrate {__version__}, the client "
+            f"{version}: install the same version everywhere"
+        )
+    try:
+        registry = registry_on_worker(source)
+    except DocmigrateError as error:
+        raise ConfigurationError(
+            f"Dask worker {_worker_address()} cannot load the families: {error} "
+            f"({SHARED_PATHS})"
+        ) from None
+    reports = []
+    for task in tasks:
+        anchored, given = task.anchored(cwd)
+        reports.append(as_given(anchored.run(registry), given))
+    return reports
+
+
+def _worker_address() -> str:
+    distributed: Any = importlib.import_module("distributed")
+    try:
+        return str(distributed.get_worker().address)
+    except ValueError:  # not on a worker (called directly)
+        return "(none)"
+
+
+def fingerprint(registry: Registry) -> list[tuple[str, tuple[str, ...]]]:
+    """What must be the same on every worker: each family's name and versions."""
+    return sorted((family.name, tuple(family.versions)) for family in registry)
+
+
+def worker_families(family_paths: list[str], cwd: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Load the families on a worker as the client did; return their fingerprint."""
+    source = RegistrySource(tuple(Path(p) for p in family_paths), Path(cwd))
+    return fingerprint(registry_on_worker(source))
+
+
+def _make_probe() -> Callable[..., tuple[str, Any]]:
+    """Make the function that each worker runs at the start.
+
+    Defined inside, so that it travels by value: it must run, and say what is wrong, on a worker
+    where docmigrate cannot be imported.
+    """
+
+    def probe(version: str, family_paths: list[str], cwd: str) -> tuple[str, Any]:
+        import importlib
+
+        try:
+            package = importlib.import_module("docmigrate")
+        except ImportError as error:
+            return "missing", f"{type(error).__name__}: {error}"
+        theirs = str(getattr(package, "__version__", "unknown"))
+        if theirs != version:
+            return "version", theirs
+        executors = importlib.import_module("docmigrate.executors")
+        try:
+            return "families", executors.worker_families(family_paths, cwd)
+        except Exception as error:
+            return "broken", " ".join(str(error).split()) or type(error).__name__
+
+    return probe
+
+
+def _check_answer(worker: str, answer: Any, expected: list[tuple[str, tuple[str, ...]]]) -> None:
+    if isinstance(answer, BaseException):
+        raise ClusterError(f"Dask worker {worker} failed the start-up check: {_one_line(answer)}")
+    kind, detail = answer
+    if kind == "missing":
+        raise ClusterError(
+            f"Dask worker {worker} cannot import docmigrate ({detail}); this client runs "
+            f"docmigrate {__version__}: install it on every worker (pip install "
+            f"'docmigrate[dask]=={__version__}')"
+        )
+    if kind == "version":
+        raise ClusterError(
+            f"Dask worker {worker} runs docmigrate {detail}, this client docmigrate "
+            f"{__version__}: install the same version everywhere"
+        )
+    if kind == "broken":
+        raise ConfigurationError(
+            f"Dask worker {worker} cannot load the families: {detail} ({SHARED_PATHS})"
+        )
+    found = [(name, tuple(versions)) for name, versions in detail]
+    if found != expected:
+        raise ConfigurationError(
+            f"Dask worker {worker} loads other families than this client (worker: "
+            f"{_describe(found)}; client: {_describe(expected)}); {SHARED_PATHS}"
+        )
+
+
+def _describe(families: list[tuple[str, tuple[str, ...]]]) -> str:
+    return ", ".join(f"{name} {'/'.join(versions)}" for name, versions in families) or "none"
