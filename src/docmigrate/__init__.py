@@ -6,6 +6,7 @@ version, validates it, and chains the steps to the version asked for.
 """
 
 from docmigrate.exceptions import (
+    ClusterError,
     ConfigurationError,
     DataLossError,
     DetectionError,
@@ -34,6 +35,7 @@ from docmigrate.validation import SchemaError, best_match, is_valid, iter_errors
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ClusterError",
     "ConfigurationError",
     "DataLossError",
     "DetectionError",

@@ -70,8 +70,8 @@ def _thread_limit(seconds: float) -> Iterator[None]:
 
     timer = threading.Timer(max(seconds, 1e-3), expire)
     timer.daemon = True
-    timer.start()
     try:
+        timer.start()  # inside: it may fire before start() returns
         yield
     finally:
         timer.cancel()

@@ -30,7 +30,6 @@ import importlib
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import CancelledError
 from pathlib import Path
@@ -257,38 +256,59 @@ class DaskExecutor:
     def _reports(
         self, tasks: Sequence[FileTask], source: RegistrySource
     ) -> Generator[FileReport, None, None]:
+        distributed: Any = importlib.import_module("distributed")
         batches = _batches(tasks, self.threads())
         window = self.threads() * 4  # bounded, so that --fail-fast stops soon
-        pending: deque[tuple[list[FileTask], Future]] = deque()
+        # Results are fetched as soon as each batch is done, not when its turn to be reported
+        # comes: a result left on a worker that then dies is lost, and Dask runs its batch again
+        # (which then finds its files already at the target).
+        arrivals = distributed.as_completed(loop=self.client.loop)
+        position: dict[str, int] = {}
+        arrived: dict[int, Any] = {}
         submitted = 0
         try:
-            while submitted < len(batches) or pending:
-                while submitted < len(batches) and len(pending) < window:
-                    pending.append((batches[submitted], self._submit(batches[submitted], source)))
+            for turn, batch in enumerate(batches):
+                while submitted < len(batches) and submitted - turn < window:
+                    future = self._submit(batches[submitted], source)
+                    position[future.key] = submitted
+                    arrivals.add(future)
                     submitted += 1
-                batch, future = pending.popleft()
-                yield from self._collect(batch, future, source)
+                while turn not in arrived:
+                    future = next(arrivals)
+                    arrived[position.pop(future.key)] = _outcome(future)
+                yield from self._collect(batch, arrived.pop(turn), source)
         finally:
-            self.client.cancel([future for _, future in pending])
+            if self.client.status == "running":  # not once the scheduler is lost
+                self.client.cancel(list(arrivals.futures))
 
     def _submit(self, batch: list[FileTask], source: RegistrySource) -> Future:
         return self.client.submit(run_batch, __version__, source, self.cwd, batch, pure=False)
 
     def _collect(
-        self, batch: list[FileTask], future: Future, source: RegistrySource
+        self, batch: list[FileTask], result: Any, source: RegistrySource
     ) -> Iterator[FileReport]:
+        """The reports of a finished batch: its result, or what its failure means."""
         killed_worker: type[Exception] = importlib.import_module("distributed").KilledWorker
-        try:
-            reports: list[FileReport] = future.result()
-        except killed_worker:
+        if isinstance(result, killed_worker):
             if len(batch) == 1:
                 yield batch[0].died()
                 return
             # One of these files kills its workers: run each alone so that only it fails.
             for task in batch:
-                yield from self._collect([task], self._submit([task], source), source)
+                alone = self._submit([task], source)
+                yield from self._collect([task], _outcome(alone), source)
             return
-        yield from reports
+        if isinstance(result, BaseException):  # lost scheduler, workers that cannot do the work
+            raise result
+        yield from result
+
+
+def _outcome(future: Future) -> Any:
+    """A future's result, or the exception it ended with."""
+    try:
+        return future.result()
+    except Exception as error:
+        return error
 
 
 def _batches(tasks: Sequence[FileTask], threads: int) -> list[list[FileTask]]:
@@ -346,8 +366,7 @@ def run_batch(
         registry = registry_on_worker(source)
     except DocmigrateError as error:
         raise ConfigurationError(
-            f"Dask worker {_worker_address()} cannot load the families: {error} "
-            f"({SHARED_PATHS})"
+            f"Dask worker {_worker_address()} cannot load the families: {error} ({SHARED_PATHS})"
         ) from None
     reports = []
     for task in tasks:

@@ -1,0 +1,728 @@
+"""--scheduler: validate and upgrade on a real Dask cluster (processes), faults and bad input.
+
+One ``distributed.LocalCluster`` (2 worker processes, one thread each) serves the module. Each
+run on it is compared with a local run of the same command on a twin of the same input: stdout,
+exit code, files and backup manifest must be the same. Faults are real: workers SIGKILLed by a
+step or from outside, a scheduler process killed mid-run, workers without docmigrate or with
+another version of it. DOCMIGRATE_PROFILE=ci runs more kill trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import distributed
+import pytest
+from conftest import HISTORY_DATA, FamilyMaker, simple_schema
+from test_cli import run
+
+import docmigrate
+from docmigrate import ConfigurationError, Registry, jsonio
+from docmigrate.archive import RegistrySource, UpgradeTask, ValidateTask, read_manifest
+from docmigrate.commands import UpgradeOptions, plan_jobs
+from docmigrate.deadline import Expired, time_limit
+from docmigrate.executors import open_executor
+
+CI = os.environ.get("DOCMIGRATE_PROFILE") == "ci"
+KILL_POSITIONS = [0, 5, 11] if CI else [5]
+OUTSIDE_KILL_TRIALS = 3 if CI else 1
+SRC = Path(docmigrate.__file__).parent.parent
+
+
+# --- the cluster -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.LocalCluster]:
+    """Two worker processes (one thread each) on this machine, for the whole module."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.CRITICAL,
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+def scheduler(cluster: distributed.LocalCluster) -> Iterator[str]:
+    """The module cluster's address; both workers are up before and after each test."""
+    with distributed.Client(cluster, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
+        yield str(cluster.scheduler_address)
+        client.wait_for_workers(2, timeout=60)  # a killed worker is restarted by its nanny
+
+
+def _worker_pids(address: str) -> dict[str, int]:
+    with distributed.Client(address, set_as_default=False) as client:
+        return dict(client.run(os.getpid))
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _archive(folder: Path) -> Path:
+    """40 files: 1.0 and 1.1 documents, invalid ones, a non-ASCII name, a nested folder."""
+    sources = sorted((HISTORY_DATA / "1.0" / "valid").glob("*.json"))
+    sources += sorted((HISTORY_DATA / "1.1" / "valid").glob("*.json"))
+    sources += sorted((HISTORY_DATA / "1.1" / "invalid").glob("*.json"))[:4]
+    archive = folder / "archive"
+    for index in range(40):
+        source = sources[index % len(sources)]
+        target = archive / f"y{index % 3}" / f"{index:02d}-{source.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    shutil.copy(sources[0], archive / "é-accent.json")
+    (archive / "notes.txt").write_text("not a document")
+    return archive
+
+
+def _twins(tmp_path: Path) -> tuple[Path, Path]:
+    """Two working directories holding the same archive: one for a local run, one for Dask."""
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    _archive(local)
+    shutil.copytree(local, dask)
+    return local, dask
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "docmigrate-backup-manifest.jsonl"
+    }
+
+
+def _without_time(entries: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in entry.items() if k != "time"} for entry in entries]
+
+
+def _document(*ids: str) -> bytes:
+    return jsonio.dump_bytes({"v": "1.0", "items": [{"id": i} for i in ids]}, indent=2)
+
+
+FRAGILE_STEPS = """
+import os, signal, time
+from pathlib import Path
+
+MARKER = Path({marker!r})
+STARTED = Path({started!r})
+
+@upgrade("1.0", "2.0")
+def to_two(doc):
+    STARTED.touch()
+    what = doc["items"][0]["id"] if doc["items"] else ""
+    if what == "kill-once" and not MARKER.exists():
+        MARKER.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    if what == "kill-always":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if what == "loop":
+        while True:
+            pass
+    if what == "slow":
+        time.sleep(0.05)
+    return doc
+"""
+
+
+@pytest.fixture
+def fragile(make_family: FamilyMaker, tmp_path: Path) -> Path:
+    """A family whose step kills its worker, loops or dawdles as the first item's id says."""
+    steps = FRAGILE_STEPS.format(
+        marker=str(tmp_path / "killed-by-step"), started=str(tmp_path / "started")
+    )
+    return make_family(
+        {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0")}, steps, name="fragile"
+    )
+
+
+# --- same results as a local run ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--format", "text"],
+        ["--format", "json"],
+        ["--format", "sarif", "--require-current"],
+    ],
+)
+def test_validate_on_dask_prints_what_a_local_run_prints(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheduler: str,
+    options: list[str],
+) -> None:
+    """With --scheduler, validate prints what a local run prints (paths as given), same exit."""
+    _archive(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    local = run(capsys, "validate", "archive", *options)
+    dask = run(capsys, "validate", "archive", *options, "--scheduler", scheduler)
+
+    assert dask[0] == local[0] == 1
+    assert dask[1] == local[1]
+    assert "archive/y0/" in dask[1]
+    assert str(tmp_path) not in dask[1]  # named as given, not as the workers saw them
+    assert "Dask dashboard: http://" in dask[2]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("target", [["--in-place", "--backup", "kept"], ["--out", "out"]])
+def test_upgrade_on_dask_matches_workers_1(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheduler: str,
+    fmt: str,
+    target: list[str],
+) -> None:
+    """With --scheduler, upgrade gives the report, files, backups and manifest of --workers 1."""
+    local, dask = _twins(tmp_path)
+    command = ["upgrade", "archive", *target, "--format", fmt]
+    monkeypatch.chdir(local)
+    expected = run(capsys, *command, "--workers", "1")
+    monkeypatch.chdir(dask)
+    got = run(capsys, *command, "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 1  # the invalid files fail
+    assert got[1] == expected[1]
+    assert _tree(dask) == _tree(local)
+    if "--backup" in target:
+        manifest = _without_time(read_manifest(dask / "kept"))
+        assert manifest == _without_time(read_manifest(local / "kept"))
+        assert manifest and manifest[0]["backup"].startswith("kept/")
+
+
+def test_a_second_run_on_dask_skips_what_is_done(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    """Run again, every upgraded file is already at the target and left untouched."""
+    _archive(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run(capsys, "upgrade", "archive", "--in-place", "--scheduler", scheduler)
+    before = _tree(tmp_path)
+
+    code, out, _ = run(capsys, "upgrade", "archive", "--in-place", "--scheduler", scheduler)
+
+    assert code == 1
+    assert " upgraded" not in out and "unchanged" in out
+    assert _tree(tmp_path) == before
+
+
+def test_step_timeout_holds_on_dask_worker_threads(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """--step-timeout fails an endless step on a Dask worker (a thread); others upgrade."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(_document("loop"))
+    (folder / "b.json").write_bytes(_document("fine"))
+
+    code, out, _ = run(
+        capsys,
+        "upgrade",
+        folder,
+        "--in-place",
+        "--family-path",
+        fragile,
+        "--step-timeout",
+        "0.5",
+        "--scheduler",
+        scheduler,
+    )
+
+    assert code == 1
+    assert "did not finish within 0.5 s (--step-timeout)" in out
+    assert jsonio.load_path(folder / "a.json").value["v"] == "1.0"
+    assert jsonio.load_path(folder / "b.json").value["v"] == "2.0"
+
+
+def test_time_limit_interrupts_a_loop_outside_the_main_thread() -> None:
+    """time_limit raises Expired in a non-main thread, and never after its body is left."""
+    outcome: dict[str, float | int] = {}
+
+    def limited() -> None:
+        started = time.monotonic()
+        try:
+            with time_limit(0.2):
+                while time.monotonic() - started < 5:
+                    pass
+        except Expired:
+            outcome["expired_after"] = time.monotonic() - started
+        leaked = 0
+        for _ in range(200):  # bodies ending right at the limit: nothing may escape later
+            try:
+                with time_limit(0.0005):
+                    sum(range(500))
+            except Expired:
+                pass
+            try:
+                for _ in range(2000):
+                    pass
+            except Expired:
+                leaked += 1
+        outcome["leaked"] = leaked
+
+    worker = threading.Thread(target=limited)
+    worker.start()
+    worker.join(timeout=30)
+    assert outcome.get("expired_after", 99) < 2
+    assert outcome["leaked"] == 0
+
+
+# --- workers killed ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("position", KILL_POSITIONS)
+def test_a_worker_killed_by_a_step_is_retried_by_dask(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    position: int,
+) -> None:
+    """A worker SIGKILLed mid-upgrade: Dask reruns its files; each upgraded and backed up once."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(12):
+        what = "kill-once" if index == position else f"item-{index}"
+        (folder / f"{index:02d}.json").write_bytes(_document(what))
+    originals = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    code, out, _ = run(
+        capsys,
+        "upgrade",
+        folder,
+        "--in-place",
+        "--backup",
+        tmp_path / "kept",
+        "--family-path",
+        fragile,
+        "--scheduler",
+        scheduler,
+    )
+
+    killed = int((tmp_path / "killed-by-step").read_text())
+    assert killed != os.getpid()  # the fault fired, in a worker process
+    assert code == 0, out
+    _assert_upgraded_once(out, folder, tmp_path / "kept", originals)
+    assert f"{folder / f'{position:02d}.json'}: upgraded" in out  # retried from its original
+
+
+def _assert_upgraded_once(out: str, folder: Path, kept: Path, originals: dict[str, bytes]) -> None:
+    """Every file upgraded; each backup listed once, holding its file's original bytes.
+
+    A file that a killed worker had upgraded, and whose result had not reached the client yet,
+    is run again and reported unchanged (as with the local pool); its backup stays in the
+    backup folder without a manifest line. The manifest never lists a backup twice or one
+    that does not exist.
+    """
+    counts = out.strip().splitlines()[-1]
+    assert counts.endswith(" 0 failed") and f"{len(originals)} files: " in counts
+    for path in folder.iterdir():
+        assert jsonio.load_path(path).value["v"] == "2.0"
+    manifest = read_manifest(kept)
+    names = [Path(entry["path"]).name for entry in manifest]
+    assert len(names) == len(set(names)) == out.count(": upgraded ")
+    for entry in manifest:
+        assert Path(entry["backup"]).read_bytes() == originals[Path(entry["path"]).name]
+
+
+def test_a_file_that_always_kills_its_worker_fails_alone(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """A file that kills every worker that tries it fails (left as it was); the others upgrade."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(_document("fine"))
+    (folder / "b.json").write_bytes(_document("kill-always"))
+    (folder / "c.json").write_bytes(_document("fine too"))
+    original = (folder / "b.json").read_bytes()
+    pids = _worker_pids(scheduler)
+
+    code, out, _ = run(
+        capsys, "upgrade", folder, "--in-place", "--family-path", fragile, "--scheduler", scheduler
+    )
+
+    assert code == 1
+    assert out.strip().splitlines()[-3].endswith(" 1 failed")
+    assert f"{folder / 'b.json'}:1:1: $: the worker process upgrading this file died" in out
+    assert (folder / "b.json").read_bytes() == original
+    for name in ("a.json", "c.json"):
+        assert jsonio.load_path(folder / name).value["v"] == "2.0"
+    assert not set(pids.values()) <= set(_worker_pids(scheduler).values())  # workers were killed
+
+
+@pytest.mark.parametrize("trial", range(OUTSIDE_KILL_TRIALS))
+def test_a_worker_killed_from_outside_mid_run_leaves_files_whole(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    trial: int,
+) -> None:
+    """SIGKILL to a worker at a random moment of upgrade --in-place: all files end upgraded."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(40):
+        (folder / f"{index:02d}.json").write_bytes(_document("slow", f"item-{index}"))
+    pids = list(_worker_pids(scheduler).values())
+    rng = random.Random(trial)
+    killed: dict[str, float] = {}
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.4))
+        os.kill(rng.choice(pids), signal.SIGKILL)
+        killed["at"] = time.monotonic()
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    code, out, _ = run(
+        capsys, "upgrade", folder, "--in-place", "--family-path", fragile, "--scheduler", scheduler
+    )
+    ended = time.monotonic()
+    killer.join()
+
+    assert killed["at"] < ended  # the kill landed while the run was going on
+    assert code == 0, out
+    assert "40 files: " in out and "0 failed" in out
+    for index, path in enumerate(sorted(folder.glob("*.json"))):  # whole, and upgraded once
+        assert jsonio.load_path(path).value == {
+            "v": "2.0",
+            "items": [{"id": "slow"}, {"id": f"item-{index}"}],
+        }
+
+
+# --- the scheduler: unreachable, lost ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_scheduler_fails_within_the_timeout_touching_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No scheduler at the address: exit 2, one line, within the timeout; no file touched."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    shutil.copy(HISTORY_DATA / "1.0" / "valid" / "two-runs.json", folder / "a.json")
+    leftover = folder / ".a.json.abc.docmigrate-tmp"  # a dead run's: cleaned only when we run
+    leftover.write_bytes(b"partial")
+    before = _tree(folder)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+
+    started = time.monotonic()
+    code, out, err = run(
+        capsys,
+        "upgrade",
+        folder,
+        "--in-place",
+        "--backup",
+        tmp_path / "kept",
+        "--scheduler",
+        address,
+        "--scheduler-timeout",
+        "1",
+    )
+
+    assert time.monotonic() - started < 6
+    assert code == 2 and out == ""
+    assert err == (
+        f"docmigrate: error: cannot reach the Dask scheduler at {address} within 1 s "
+        f"(--scheduler-timeout): Timed out trying to connect to {address} after 1 s\n"
+    )
+    assert _tree(folder) == before
+    assert not (tmp_path / "kept").exists()
+
+
+def test_pyproject_names_the_scheduler_and_none_overrides_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """[tool.docmigrate] scheduler and scheduler-timeout apply; --scheduler none runs here."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.docmigrate]\nscheduler = "{address}"\nscheduler-timeout = 0.5\n'
+    )
+    shutil.copy(HISTORY_DATA / "1.1" / "valid" / "with-losses.json", tmp_path / "a.json")
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = run(capsys, "validate", "a.json")
+    assert code == 2 and f"cannot reach the Dask scheduler at {address} within 0.5 s" in err
+    code, out, _ = run(capsys, "validate", "a.json", "--scheduler", "none")
+    assert code == 0 and out.endswith(", 0 invalid, 0 errors\n")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--scheduler", "local:0"], "local:N needs a number of workers of 1 or more"),
+        (["--scheduler", "htp://x:1"], "is not a Dask scheduler address"),
+        (["--scheduler", "local:2", "--workers", "2"], "--workers sizes the local pool"),
+        (["--scheduler-timeout", "0"], "is not in the range x>0"),
+    ],
+)
+def test_bad_scheduler_options_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """A malformed --scheduler or timeout, or --workers with it: one line, exit 2, nothing run."""
+    shutil.copy(HISTORY_DATA / "1.0" / "valid" / "two-runs.json", tmp_path / "a.json")
+    before = _tree(tmp_path)
+    code, out, err = run(capsys, "upgrade", tmp_path / "a.json", "--in-place", *arguments)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert _tree(tmp_path) == before
+
+
+def test_validate_with_a_scheduler_refuses_standard_input(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Workers cannot read this process's standard input: a usage error, exit 2."""
+    code, _, err = run(capsys, "validate", "-", "--scheduler", "local:1")
+    assert code == 2 and "--scheduler runs on workers that cannot read this standard input" in err
+
+
+def test_without_dask_installed_scheduler_says_how_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without distributed installed, --scheduler is one line naming the extra, exit 2."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails
+    with pytest.raises(ImportError):
+        import distributed as _
+    code, _, err = run(capsys, "validate", HISTORY_DATA / "1.0", "--scheduler", "local:1")
+    assert code == 2
+    assert "--scheduler needs Dask, which is not installed: pip install 'docmigrate[dask]'" in err
+
+
+def test_validate_without_a_scheduler_does_not_import_dask() -> None:
+    """Plain validate never imports distributed (it is slow to import and optional)."""
+    code = (
+        "import sys\n"
+        "from docmigrate.cli import main\n"
+        "try:\n"
+        f"    main(['validate', {str(HISTORY_DATA / '1.1')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONPATH": str(SRC) + (os.pathsep + path if path else ""),
+        **extra,
+    }
+
+
+def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as output:
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=30)
+
+
+def test_a_lost_scheduler_says_how_far_the_run_got_and_a_rerun_finishes(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path
+) -> None:
+    """Scheduler SIGKILLed mid-run: exit 2 naming files done; files whole; a rerun finishes."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(60):
+        (folder / f"{index:02d}.json").write_bytes(_document("slow", f"item-{index}"))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    bin_folder = Path(sys.executable).parent
+    scheduler = _start(
+        [str(bin_folder / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+         address.rsplit(":", 1)[1], "--dashboard-address", "127.0.0.1:0"],
+        tmp_path / "scheduler.log",
+        _env(),
+    )  # fmt: skip
+    worker = _start(
+        [str(bin_folder / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1"],
+        tmp_path / "worker.log",
+        _env(),
+    )
+    try:
+        with distributed.Client(address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+
+        def kill_scheduler() -> None:
+            deadline = time.monotonic() + 60
+            while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.5)
+            scheduler.send_signal(signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_scheduler)
+        killer.start()
+        code, out, err = run(
+            capsys,
+            "upgrade",
+            folder,
+            "--in-place",
+            "--family-path",
+            fragile,
+            "--scheduler",
+            address,
+            "--scheduler-timeout",
+            "2",
+        )
+        killer.join()
+    finally:
+        _stop(scheduler)
+        _stop(worker)
+
+    assert code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"docmigrate: error: lost the Dask scheduler at {address} after ")
+    assert "of 60 files; run the same command again to finish" in last
+    versions = [jsonio.load_path(path).value["v"] for path in sorted(folder.glob("*.json"))]
+    assert set(versions) == {"1.0", "2.0"}  # stopped part-way, every file whole
+
+    code, out, _ = run(capsys, "upgrade", folder, "--in-place", "--family-path", fragile)
+    assert code == 0
+    done = versions.count("2.0")
+    assert f"60 files: {60 - done} upgraded, {done} unchanged, 0 failed" in out
+
+
+# --- workers that cannot do the work -----------------------------------------------------------
+
+
+def test_a_family_path_missing_on_the_workers_is_a_configuration_error(
+    make_family: FamilyMaker, tmp_path: Path, scheduler: str
+) -> None:
+    """Families the workers cannot load at the client's paths: ConfigurationError, not per file."""
+    family = make_family({"1.0": simple_schema("1.0")}, name="elsewhere")
+    registry = Registry.discover([family], entry_points=False)
+    family.rename(tmp_path / "moved")  # this client loaded it; the workers will not find it
+    source = RegistrySource((family,), tmp_path)
+
+    with (
+        pytest.raises(ConfigurationError) as raised,
+        open_executor(scheduler, workers=1, registry=registry, source=source),
+    ):
+        pass
+
+    message = str(raised.value)
+    assert message.startswith("Dask worker tcp://127.0.0.1:")
+    assert f"cannot load the families: family path {family} is not a folder" in message
+    assert "must be visible to every worker at the same paths" in message
+
+
+def test_families_failing_on_a_worker_mid_run_stop_the_run(
+    make_family: FamilyMaker, tmp_path: Path, scheduler: str
+) -> None:
+    """A task whose worker cannot load the families raises ConfigurationError, once, for all."""
+    family = make_family({"1.0": simple_schema("1.0")}, name="vanishing")
+    registry = Registry.discover([family], entry_points=False)
+    good = RegistrySource((), tmp_path)
+    gone = RegistrySource((tmp_path / "not-there",), tmp_path)
+    (tmp_path / "a.json").write_bytes(_document("x"))
+    tasks = [ValidateTask(tmp_path / "a.json")]
+
+    with (
+        open_executor(scheduler, workers=1, registry=Registry.discover(), source=good) as runner,
+        pytest.raises(ConfigurationError, match="cannot load the families: family path"),
+    ):
+        list(runner.run_tasks(tasks, registry, gone))
+
+
+def _fake_docmigrate(folder: Path, body: str) -> Path:
+    package = folder / "docmigrate"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(body)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("other-version", "runs docmigrate 0.0.1, this client docmigrate {version}"),
+        ("not-installed", "cannot import docmigrate (ModuleNotFoundError"),
+    ],
+)
+def test_a_worker_without_this_docmigrate_is_refused_at_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, how: str, message: str
+) -> None:
+    """A worker with another docmigrate version, or none: exit 2 naming the versions."""
+    purelib = sysconfig.get_paths()["purelib"]
+    if how == "other-version":
+        env = _env(PYTHONPATH=str(_fake_docmigrate(tmp_path / "fake", '__version__ = "0.0.1"\n')))
+        command = [sys.executable, "-m", "distributed.cli.dask_worker"]
+    else:
+        # -S: site-packages is on the path without its .pth files, so distributed is there but
+        # not the editable docmigrate; the worker runs without docmigrate.
+        env = {**os.environ, "PYTHONPATH": purelib}
+        command = [sys.executable, "-S", "-m", "distributed.cli.dask_worker"]
+        probe = subprocess.run(
+            [sys.executable, "-S", "-c", "import distributed, docmigrate"], env=env, check=False
+        )
+        assert probe.returncode != 0  # docmigrate really cannot be imported there
+    with distributed.LocalCluster(
+        n_workers=0, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+    ) as cluster:
+        address = str(cluster.scheduler_address)
+        worker = _start([*command, address, "--nthreads", "1"], tmp_path / "worker.log", env)
+        try:
+            code, out, err = run(
+                capsys, "validate", HISTORY_DATA / "1.1", "--scheduler", address,
+                "--scheduler-timeout", "60",
+            )  # fmt: skip
+        finally:
+            _stop(worker)
+
+    assert code == 2 and out == ""
+    assert message.format(version=docmigrate.__version__) in err
+    assert err.startswith("docmigrate: error: Dask worker tcp://127.0.0.1:")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_open_executor_runs_tasks_in_order_with_fail_fast(tmp_path: Path, scheduler: str) -> None:
+    """The Dask executor yields in task order and stops after the first failure if asked."""
+    registry = Registry.discover()
+    source = RegistrySource((), tmp_path)
+    folder = _archive(tmp_path)
+    jobs, _ = plan_jobs([folder], None)
+    options = UpgradeOptions(dry_run=True)
+    tasks = [UpgradeTask(job, options) for job in jobs]
+
+    with open_executor(scheduler, workers=1, registry=registry, source=source) as runner:
+        reports = list(runner.run_tasks(tasks, registry, source))
+        stopped = list(runner.run_tasks(tasks, registry, source, fail_fast=True))
+
+    assert [r.path for r in reports] == [str(job.path) for job in jobs]
+    first_failure = next(i for i, r in enumerate(reports) if not r.ok)
+    assert len(stopped) == first_failure + 1
