@@ -750,9 +750,8 @@ _KEY_SEPARATOR = re.compile("[ \t]*:[ \t]*")
 _NEWLINES = ("\n", "\r\n")
 # orjson's two-space text holds no newline inside a string (it writes "\n" as an escape), so a
 # newline and the spaces after it are always layout: each can be rewritten without parsing.
-_LINE_BREAK = re.compile(b"(\n *)")
-_ITEM_LINE_BREAK = re.compile(b",\n *")
-_ANY_LINE_BREAK = re.compile(b"\n *")
+_LINE_BREAK_KEPT = re.compile(b"(\n *)")
+_LINE_BREAK = re.compile(b"\n *")
 
 
 @dataclass(frozen=True)
@@ -880,14 +879,13 @@ def _orjson_bytes(value: JSONValue, layout: _Layout, end: str) -> bytes | None:
 
 def _relaid(data: bytes, layout: _Layout) -> bytes:
     """Rewrite orjson's two-space text (no final newline) into ``layout`` (key separator ": ")."""
-    item = layout.item_separator.encode("ascii")
+    if layout.item_separator != ",":
+        data = data.replace(b",\n", layout.item_separator.encode("ascii") + b"\n")
     if layout.indent is None:
-        return _ANY_LINE_BREAK.sub(b"", _ITEM_LINE_BREAK.sub(item, data))
-    if item != b",":
-        data = data.replace(b",\n", item + b"\n")
+        return _LINE_BREAK.sub(b"", data)
     if layout.indent == "  ":
         return data if layout.newline == "\n" else data.replace(b"\n", b"\r\n")
-    pieces = _LINE_BREAK.split(data)
+    pieces = _LINE_BREAK_KEPT.split(data)
     pieces[1::2] = map(_line_starts(layout.indent, layout.newline).__getitem__, pieces[1::2])
     return b"".join(pieces)
 
