@@ -135,6 +135,20 @@ def test_deepest_value_is_reindented() -> None:
     assert jsonio.loads(expected) == value
 
 
+@pytest.mark.parametrize(
+    ("indent", "separators", "newline"),
+    [("\t", (",", ": "), "\r\n"), (4, (", ", ": "), "\n"), (None, (", ", ": "), "\n")],
+)
+def test_texts_of_several_chunks_are_relaid_exactly(
+    indent: int | str | None, separators: tuple[str, str], newline: str
+) -> None:
+    """A text rewritten in several pieces (cut at line breaks) is still exactly json.dumps's."""
+    value: JSONValue = [{"k": f"v{i}", "n": [i, {"x": [], "y": "a, b: c"}]} for i in range(20_000)]
+    assert len(jsonio.dumps(value)) > 2 * jsonio._CHUNK_SIZE
+    expected = json.dumps(value, indent=indent, separators=separators).replace("\n", newline)
+    assert dumps(value, indent=indent, separators=separators, newline=newline) == expected
+
+
 # --- the law: detect, then write, gives the text back --------------------------------------------
 
 decimals = st.from_regex(r"-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?(E\+[1-9])?", fullmatch=True).map(

@@ -752,6 +752,7 @@ _NEWLINES = ("\n", "\r\n")
 # newline and the spaces after it are always layout: each can be rewritten without parsing.
 _LINE_BREAK_KEPT = re.compile(b"(\n *)")
 _LINE_BREAK = re.compile(b"\n *")
+_CHUNK_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -881,12 +882,33 @@ def _relaid(data: bytes, layout: _Layout) -> bytes:
     """Rewrite orjson's two-space text (no final newline) into ``layout`` (key separator ": ")."""
     if layout.item_separator != ",":
         data = data.replace(b",\n", layout.item_separator.encode("ascii") + b"\n")
-    if layout.indent is None:
-        return _LINE_BREAK.sub(b"", data)
     if layout.indent == "  ":
         return data if layout.newline == "\n" else data.replace(b"\n", b"\r\n")
+    rewrite: Callable[[bytes], bytes]
+    if layout.indent is None:
+        rewrite = functools.partial(_LINE_BREAK.sub, b"")
+    else:
+        rewrite = functools.partial(_reindented, _line_starts(layout.indent, layout.newline))
+    return b"".join(map(rewrite, _chunks(data)))
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    """Cut ``data`` into pieces of about 1 MiB, each just before a newline.
+
+    Rewriting a piece at a time keeps the per-line objects of a huge text from piling up.
+    """
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + _CHUNK_SIZE)
+        end = len(data) if end < 0 else end
+        yield data[start:end]
+        start = end
+
+
+def _reindented(line_starts: dict[bytes, bytes], data: bytes) -> bytes:
+    """Replace every line break of two-space text by its entry in ``line_starts``."""
     pieces = _LINE_BREAK_KEPT.split(data)
-    pieces[1::2] = map(_line_starts(layout.indent, layout.newline).__getitem__, pieces[1::2])
+    pieces[1::2] = map(line_starts.__getitem__, pieces[1::2])
     return b"".join(pieces)
 
 
