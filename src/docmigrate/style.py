@@ -1,9 +1,11 @@
-"""The layout a JSON file was written in, so an upgraded file can be written the same way.
+r"""The layout a JSON file was written in, so an upgraded file can be written the same way.
 
 :func:`detect_style` reads the layouts ``json.dumps`` makes (any ``indent``, ``separators``
 and ``ensure_ascii``), orjson's and those of most JSON tools, with LF or CRLF line ends. It
-looks at a bounded prefix of the text only, so it costs the same on a file of any size; a
-question the prefix does not answer gets the answer ``json.dumps`` would give.
+looks at a bounded prefix of the text, so it costs the same on a file of any size; a question
+the prefix does not answer gets the answer ``json.dumps`` would give. The one exception is
+``ensure_ascii`` in a text that is all ASCII: one search at C speed for a ``\u`` escape,
+which stops at the first (a first escape may come late in a big file).
 """
 
 from __future__ import annotations
