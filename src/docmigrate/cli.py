@@ -282,7 +282,9 @@ def validate(
     "--indent",
     type=click.IntRange(min=0),
     default=None,
-    help="Indent written files by N spaces (0: compact). Default: as each file was.",
+    help="Write N-space indentation with ',' and ': ' (0: one compact line with ',' and ':'). "
+    "Line ends (LF/CRLF), the final newline and escaping stay as each file had them. "
+    "Default: each file's own layout.",
 )
 @click.option(
     "--ensure-ascii/--no-ensure-ascii",

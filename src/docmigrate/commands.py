@@ -291,14 +291,9 @@ def _upgrade_one(
 
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
-    style = detect_style(text)
-    indent = style.indent if options.indent is None else (options.indent or None)
-    ascii_only = style.ensure_ascii if options.ensure_ascii is None else options.ensure_ascii
-    return {
-        "indent": indent,
-        "ensure_ascii": ascii_only,
-        "trailing_newline": style.trailing_newline,
-    }
+    """The writer's options for a file read as ``text``: its own style, as options override."""
+    style = detect_style(text).overridden(indent=options.indent, ensure_ascii=options.ensure_ascii)
+    return style.dump_options()
 
 
 def _write(
