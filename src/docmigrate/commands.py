@@ -273,12 +273,13 @@ def _read_stdin() -> jsonio.LoadedDocument:
 
 
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:
-    """Place schema errors in the file by line and column."""
-    problems = []
-    for error in errors:
-        line, column = loaded.position(error.path)
-        problems.append(Problem(line, column, error.json_path, error.message, error.keyword))
-    return problems
+    """Place schema errors in the file by line and column, all of them in one pass over it."""
+    errors = list(errors)
+    places = loaded.positions(error.path for error in errors)
+    return [
+        Problem(line, column, error.json_path, error.message, error.keyword)
+        for error, (line, column) in zip(errors, places, strict=True)
+    ]
 
 
 def describe_families(registry: Registry) -> list[dict[str, Any]]:

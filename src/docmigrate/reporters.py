@@ -22,6 +22,13 @@ into the whole output of one format, ending with a newline:
 
 Every problem in every format carries its line and column, its JSON path, the family and
 version the file was checked against, and the keyword that failed (or the kind of problem).
+
+A file can hold many thousands of errors, so what is shown of each file is capped: ``text``
+and ``junit`` show its first :data:`SHOWN_ERRORS_PER_FILE` errors and then a line
+``… and N more errors in this file``; ``json`` and ``sarif`` list its first
+:data:`LISTED_ERRORS_PER_FILE`, and ``json`` gives the number left out as ``errors_omitted``
+(``sarif`` as the run property ``errorsOmitted``). ``github`` shows at most
+:data:`GITHUB_ANNOTATION_LIMIT` in all. Summary counts always count every error.
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ from docmigrate.reports import FileReport, Problem
 __all__ = [
     "FORMATS",
     "GITHUB_ANNOTATION_LIMIT",
+    "LISTED_ERRORS_PER_FILE",
     "REPORT_FORMAT_VERSION",
     "SARIF_SCHEMA_URI",
+    "SHOWN_ERRORS_PER_FILE",
     "render",
     "report_schema",
     "summary_line",
@@ -56,6 +65,12 @@ REPORT_FORMAT_VERSION = 1
 
 GITHUB_ANNOTATION_LIMIT = 10
 """GitHub shows at most this many error annotations per step."""
+
+SHOWN_ERRORS_PER_FILE = 100
+"""``text`` and ``junit`` show at most this many errors of one file, then how many more."""
+
+LISTED_ERRORS_PER_FILE = 10_000
+"""``json`` and ``sarif`` list at most this many errors of one file and count the rest."""
 
 SARIF_SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -141,7 +156,8 @@ def _render_text(reports: Sequence[FileReport], *, color: bool) -> str:
     lines = []
     for report in reports:
         path = _visible(report.path)
-        for problem in report.problems:
+        shown, left_out = _first(report.problems, SHOWN_ERRORS_PER_FILE)
+        for problem in shown:
             location = f"{path}:{problem.line}:{problem.column}:"
             where = f"{_visible(problem.json_path)}:"
             message = _visible(problem.message)
@@ -150,6 +166,8 @@ def _render_text(reports: Sequence[FileReport], *, color: bool) -> str:
                 where = f"{_DIM}{where}{_RESET}"
                 message = f"{_RED}{message}{_RESET}"
             lines.append(f"{location} {where} {message}")
+        if left_out:
+            lines.append(f"{path}: {_more_errors(left_out)}")
     lines.append(summary_line(reports))
     return "\n".join(lines) + "\n"
 
@@ -169,6 +187,7 @@ def _render_json(reports: Sequence[FileReport], tool_version: str) -> str:
 
 
 def _file_object(report: FileReport) -> dict[str, Any]:
+    listed, left_out = _first(report.problems, LISTED_ERRORS_PER_FILE)
     item: dict[str, Any] = {
         "path": report.path,
         "family": report.family,
@@ -184,11 +203,12 @@ def _file_object(report: FileReport) -> dict[str, Any]:
                 "family": report.family,
                 "version": report.version,
             }
-            for problem in report.problems
+            for problem in listed
         ],
     }
-    # What `upgrade` and `import` add; absent for `validate`.
+    # Absent unless the errors were capped, and what `upgrade` and `import` add.
     optional: dict[str, Any] = {
+        "errors_omitted": left_out,
         "target": report.target,
         "steps": list(report.steps),
         "action": report.action,
@@ -307,10 +327,19 @@ def _render_junit(reports: Sequence[FileReport]) -> str:
                 "error" if unreadable else "failure",
                 {"message": message, "type": _visible(first.keyword or "error")},
             )
-            outcome.text = "\n".join(_junit_line(report, p) for p in report.problems) + "\n"
+            outcome.text = _junit_text(report)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _junit_text(report: FileReport) -> str:
+    """One line per problem shown, and one saying how many more there are if any."""
+    shown, left_out = _first(report.problems, SHOWN_ERRORS_PER_FILE)
+    lines = [_junit_line(report, problem) for problem in shown]
+    if left_out:
+        lines.append(_more_errors(left_out))
+    return "\n".join(lines) + "\n"
 
 
 def _unreadable(report: FileReport) -> bool:
@@ -329,7 +358,8 @@ def _junit_line(report: FileReport, problem: Problem) -> str:
 
 
 def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
-    keywords = sorted({_rule_keyword(p) for r in reports for p in r.problems})
+    listed = [(report, _first(report.problems, LISTED_ERRORS_PER_FILE)) for report in reports]
+    keywords = sorted({_rule_keyword(p) for _, (problems, _) in listed for p in problems})
     rule_index = {keyword: index for index, keyword in enumerate(keywords)}
     rules = [
         {
@@ -342,10 +372,14 @@ def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
     ]
     results = [
         _sarif_result(report, problem, rule_index[_rule_keyword(problem)])
-        for report in reports
-        for problem in report.problems
+        for report, (problems, _) in listed
+        for problem in problems
     ]
     files, invalid, errors = _counts(reports)
+    properties = {"files": files, "invalid": invalid, "errors": errors}
+    omitted = sum(left_out for _, (_, left_out) in listed)
+    if omitted:
+        properties["errorsOmitted"] = omitted
     log = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -360,7 +394,7 @@ def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                 },
                 "columnKind": "unicodeCodePoints",
                 "results": results,
-                "properties": {"files": files, "invalid": invalid, "errors": errors},
+                "properties": properties,
             }
         ],
     }
@@ -436,6 +470,15 @@ def _quote_path(path: str) -> str:
 
 
 # --- shared -----------------------------------------------------------------------------------
+
+
+def _first(problems: list[Problem], limit: int) -> tuple[list[Problem], int]:
+    """The first ``limit`` problems, and how many are left out."""
+    return problems[:limit], max(len(problems) - limit, 0)
+
+
+def _more_errors(left_out: int) -> str:
+    return f"… and {left_out} more errors in this file"
 
 
 def _counts(reports: Sequence[FileReport]) -> tuple[int, int, int]:
