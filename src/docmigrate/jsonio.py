@@ -894,11 +894,12 @@ def locate_all(text: str, paths: Iterable[Sequence[str | int]]) -> list[tuple[in
     (every schema error of a document) takes time linear in the size of the text, not in the
     text times the number of paths.
     """
-    root, ends, count = _wanted_tree(paths)
-    root.start = _skip_ws(text, 0)
-    # Where the text stops being JSON, what was found before stays (as with locate).
-    with gc_paused(), suppress(ValueError, RecursionError):
-        _walk(text, root, count)
+    with gc_paused():
+        root, ends, count = _wanted_tree(paths)
+        root.start = _skip_ws(text, 0)
+        # Where the text stops being JSON, what was found before stays (as with locate).
+        with suppress(ValueError, RecursionError):
+            _walk(text, root, count)
     starts = [end.found_start() for end in ends]
     places = _line_cols(text, starts)
     return [places[start] for start in starts]
