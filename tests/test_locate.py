@@ -166,7 +166,9 @@ def paths_in(value: Any, prefix: Steps) -> Iterator[Steps]:
 
 @settings(max_examples=300)
 @given(value=plain_values, layout=layouts, data=st.data())
-def test_locate_all_agrees_with_locate(value: Any, layout: dict[str, Any], data: Any) -> None:
+def test_locate_all_agrees_with_locate(
+    value: Any, layout: dict[str, Any], data: st.DataObject
+) -> None:
     """On any document in any layout, every path (present or not) is placed as locate places it."""
     text = json.dumps(value, **layout)
     present = list(paths_in(value, []))

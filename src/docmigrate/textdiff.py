@@ -177,7 +177,7 @@ def opcodes(blocks: Sequence[Block]) -> list[Opcode]:
 
 
 def grouped(codes: Sequence[Opcode], context: int) -> Iterator[list[Opcode]]:
-    """Split ``codes`` into hunks: changes less than ``2 * context`` equal lines apart share one.
+    """Split ``codes`` into hunks: changes at most ``2 * context`` equal lines apart share one.
 
     Each hunk keeps at most ``context`` equal lines before its first change and after its last.
     """
