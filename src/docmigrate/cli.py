@@ -36,7 +36,7 @@ from docmigrate.commands import (
     validate_paths,
 )
 from docmigrate.config import FORMATS, load_settings
-from docmigrate.display import visible
+from docmigrate.display import count, visible
 from docmigrate.exceptions import (
     ConfigurationError,
     DetectionError,
@@ -49,7 +49,7 @@ from docmigrate.exceptions import (
 from docmigrate.files import remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
-from docmigrate.reporters import render
+from docmigrate.reporters import problem_lines, render
 from docmigrate.reports import FileReport
 from docmigrate.store import OnDuplicate, is_in_memory, open_store
 from docmigrate.transfer import export_bytes, export_document, import_paths
@@ -427,11 +427,7 @@ def upgrade_summary(reports: Sequence[FileReport], total: int) -> str:
     skipped = total - len(reports)
     if skipped:
         parts.append(f"{skipped} not processed (--fail-fast)")
-    return f"{_count(total, 'file')}: {', '.join(parts)}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+    return f"{count(total, 'file')}: {', '.join(parts)}"
 
 
 def _report_upgrade(
@@ -553,7 +549,7 @@ def import_(
         _echo_problems(reports)
         failed = sum(not r.ok for r in reports)
         click.echo(
-            f"{_count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
+            f"{count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
         )
     _exit(reports)
 
@@ -734,13 +730,8 @@ def _describe_action(report: FileReport) -> str:
 
 def _echo_problems(reports: Iterable[FileReport]) -> None:
     for report in reports:
-        for problem in report.problems:
-            click.echo(
-                visible(
-                    f"{report.path}:{problem.line}:{problem.column}: "
-                    f"{problem.json_path}: {problem.message}"
-                )
-            )
+        for line in problem_lines(report):
+            click.echo(line)
 
 
 def _echo_json(reports: Sequence[FileReport]) -> None:
