@@ -20,6 +20,7 @@ messages and exit codes::
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
+    ├── GenerationError            documents cannot be drawn from a schema (an untranslatable pattern)
     └── StoreError                 a store could not write or read (nothing was written)
         ├── DuplicateRecordError   records already stored, with --on-duplicate error
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
@@ -207,6 +208,17 @@ class WriteError(DocmigrateError):
 
 class UsageError(DocmigrateError):
     """The command's arguments cannot be honoured as given; nothing was read or written."""
+
+
+class GenerationError(DocmigrateError):
+    """Documents cannot be drawn from a schema: a construct the generator cannot honour.
+
+    ``pattern`` is the regular expression at fault, when one is.
+    """
+
+    def __init__(self, message: str, *, pattern: str | None = None) -> None:
+        self.pattern = pattern
+        super().__init__(message)
 
 
 class StoreError(DocmigrateError):
