@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from json_schema_suite import DRAFTS, attempt, groups  # noqa: E402
+from json_schema_suite import DRAFTS, attempt, groups
 
 
 def main() -> int:
@@ -26,7 +26,9 @@ def main() -> int:
     parser.add_argument("--draft", action="append", choices=list(DRAFTS))
     parser.add_argument("--show-failures", action="store_true")
     arguments = parser.parse_args()
-    print(f"{'draft':14} {'attempted':>9} {'built':>6} {'drew valid':>10} {'all valid':>9}  seconds")
+    print(
+        f"{'draft':14} {'attempted':>9} {'built':>6} {'drew valid':>10} {'all valid':>9}  seconds"
+    )
     for draft in arguments.draft or list(DRAFTS):
         started = time.perf_counter()
         outcomes = [attempt(group, arguments.examples) for group in groups(draft)]

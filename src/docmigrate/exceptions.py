@@ -20,7 +20,7 @@ messages and exit codes::
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
-    ├── GenerationError            documents cannot be drawn from a schema (an untranslatable pattern)
+    ├── GenerationError            no documents can be drawn from a schema (an unknown construct)
     └── StoreError                 a store could not write or read (nothing was written)
         ├── DuplicateRecordError   records already stored, with --on-duplicate error
         ├── StoreBusyError         another writer holds the database longer than the busy timeout

@@ -31,8 +31,8 @@ from docmigrate.pointers import format_pointer, parse_pointer
 from docmigrate.schema_walk import iter_references, iter_subschemas, non_local_references
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
 from docmigrate.validation import (
-    compile_reference,
     DRAFTS,
+    compile_reference,
     compile_schema,
     draft_of,
     errors_under,

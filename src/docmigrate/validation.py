@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from docmigrate.family import Family
 
 
-
 @dataclass(frozen=True)
 class Draft:
     """One JSON Schema draft docmigrate validates: its name, metaschema URI and validator."""
@@ -36,9 +35,24 @@ class Draft:
 
 
 DRAFTS: tuple[Draft, ...] = (
-    Draft("4", "http://json-schema.org/draft-04/schema#", jsonschema_rs.Draft4Validator, jsonschema_rs.Draft4),
-    Draft("6", "http://json-schema.org/draft-06/schema#", jsonschema_rs.Draft6Validator, jsonschema_rs.Draft6),
-    Draft("7", "http://json-schema.org/draft-07/schema#", jsonschema_rs.Draft7Validator, jsonschema_rs.Draft7),
+    Draft(
+        "4",
+        "http://json-schema.org/draft-04/schema#",
+        jsonschema_rs.Draft4Validator,
+        jsonschema_rs.Draft4,
+    ),
+    Draft(
+        "6",
+        "http://json-schema.org/draft-06/schema#",
+        jsonschema_rs.Draft6Validator,
+        jsonschema_rs.Draft6,
+    ),
+    Draft(
+        "7",
+        "http://json-schema.org/draft-07/schema#",
+        jsonschema_rs.Draft7Validator,
+        jsonschema_rs.Draft7,
+    ),
     Draft(
         "2019-09",
         "https://json-schema.org/draft/2019-09/schema",

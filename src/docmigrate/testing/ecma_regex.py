@@ -1,12 +1,12 @@
-"""Translating ECMA-262 regular expressions (JSON Schema's ``pattern``) into Python's ``re``.
+r"""Translating ECMA-262 regular expressions (JSON Schema's ``pattern``) into Python's ``re``.
 
 The validator (jsonschema-rs) reads patterns as ECMA-262 does, Python's ``re`` differently:
-``\\d`` and ``\\w`` are ASCII in ECMA and Unicode in Python, ``$`` matches before a final
+``\d`` and ``\w`` are ASCII in ECMA and Unicode in Python, ``$`` matches before a final
 newline in Python only, ``.`` excludes four line terminators in ECMA and one in Python,
-``{,3}`` is a literal in ECMA and a quantifier in Python; ``\\p{L}``, ``\\cJ``, ``\\u{1F600}``,
-``(?<name>...)`` and ``\\k<name>`` are ECMA only. :func:`translate` rewrites a pattern so that
+``{,3}`` is a literal in ECMA and a quantifier in Python; ``\p{L}``, ``\cJ``, ``\u{1F600}``,
+``(?<name>...)`` and ``\k<name>`` are ECMA only. :func:`translate` rewrites a pattern so that
 Python matches exactly the strings ECMA-262 matches (for the constructs it knows), and refuses
-the rest (``\\p{Script=...}``, a negated property inside a class) with a
+the rest (``\p{Script=...}``, a negated property inside a class) with a
 :class:`~docmigrate.exceptions.GenerationError` naming the construct.
 """
 
@@ -22,9 +22,7 @@ from docmigrate.exceptions import GenerationError
 _DIGIT = "0-9"
 _WORD = "A-Za-z0-9_"
 # ECMA-262 WhiteSpace and LineTerminator code points.
-_SPACE = (
-    "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
-)
+_SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 _CLASS_ESCAPES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
 _CONTROL_ESCAPES = {"t": "\\t", "n": "\\n", "v": "\\x0b", "f": "\\x0c", "r": "\\r"}
 _ANY_BUT_LINE_END = "[^\\n\\r\\u2028\\u2029]"
@@ -77,9 +75,9 @@ _CATEGORY_NAMES = {
 
 
 def translate(pattern: str, *, for_drawing: bool = False) -> str:
-    """Return a Python pattern that matches what ``pattern`` matches under ECMA-262.
+    r"""Return a Python pattern that matches what ``pattern`` matches under ECMA-262.
 
-    With ``for_drawing``, ``\\D``, ``\\W`` and ``\\S`` keep Python's meaning: a subset of
+    With ``for_drawing``, ``\D``, ``\W`` and ``\S`` keep Python's meaning: a subset of
     ECMA's, so that drawn strings also satisfy validators that use Python's ``re``
     (python-jsonschema). Raises :class:`GenerationError` for a construct Python cannot express.
     """
@@ -134,7 +132,9 @@ def _translate(pattern: str, for_drawing: bool) -> str:
 def _escape(pattern: str, i: int, *, in_class: bool) -> tuple[str, int]:
     """Translate the escape starting at ``pattern[i]`` (a backslash); return text, next index."""
     if i + 1 >= len(pattern):
-        raise GenerationError(f"the pattern {pattern!r} ends with a lone backslash", pattern=pattern)
+        raise GenerationError(
+            f"the pattern {pattern!r} ends with a lone backslash", pattern=pattern
+        )
     letter = pattern[i + 1]
     if letter in _CLASS_ESCAPES:
         body = _CLASS_ESCAPES[letter]
@@ -151,7 +151,12 @@ def _escape(pattern: str, i: int, *, in_class: bool) -> tuple[str, int]:
         return ("\\x08", i + 2) if in_class else ("(?a:\\b)", i + 2)
     if letter == "B":
         return "(?a:\\B)", i + 2
-    if letter == "c" and i + 2 < len(pattern) and pattern[i + 2].isascii() and pattern[i + 2].isalpha():
+    if (
+        letter == "c"
+        and i + 2 < len(pattern)
+        and pattern[i + 2].isascii()
+        and pattern[i + 2].isalpha()
+    ):
         return f"\\x{ord(pattern[i + 2]) % 32:02x}", i + 3
     if letter == "0" and not pattern[i + 2 : i + 3].isdigit():
         return "\\x00", i + 2

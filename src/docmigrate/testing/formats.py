@@ -67,9 +67,7 @@ FORMATS: dict[str, JSONStrategy] = {
     "relative-json-pointer": st.tuples(
         st.integers(0, 5), st.lists(_TOKEN, max_size=2), st.booleans()
     ).map(
-        lambda p: f"{p[0]}#"
-        if p[2]
-        else f"{p[0]}" + "".join("/" + _pointer_token(t) for t in p[1])
+        lambda p: f"{p[0]}#" if p[2] else f"{p[0]}" + "".join("/" + _pointer_token(t) for t in p[1])
     ),
     "regex": st.sampled_from(["^[a-z]+$", "a|b", "[0-9]{2,4}", "^x", "(ab)*c?"]),
     "uuid": st.uuids().map(str),

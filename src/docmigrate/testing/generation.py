@@ -80,7 +80,9 @@ class Node:
 
     def has(self, keyword: str) -> bool:
         """Tell whether the (not dropped) keyword is present."""
-        return isinstance(self.schema, dict) and keyword in self.schema and keyword not in self.dropped
+        return (
+            isinstance(self.schema, dict) and keyword in self.schema and keyword not in self.dropped
+        )
 
     def evaluates_for(self, other: Node) -> bool:
         """Tell whether this node's annotations count for ``other``'s ``unevaluated*``."""
@@ -95,7 +97,9 @@ class Generator:
 
     def __init__(self, schema: Any, uri: str, *, biased_arrays: bool = True) -> None:
         self.index = SchemaIndex.build(schema, uri)
-        self.registry = jsonschema_rs.Registry([(uri, schema)]) if isinstance(schema, dict) else None
+        self.registry = (
+            jsonschema_rs.Registry([(uri, schema)]) if isinstance(schema, dict) else None
+        )
         self.root = Node(schema, Place(f"{uri}#", uri), (uri,))
         self.biased_arrays = biased_arrays
         self._cache: dict[Key, JSONStrategy] = {}
@@ -107,8 +111,14 @@ class Generator:
 
     # -- the graph of strategies ---------------------------------------------------------
 
-    def _strategy(self, nodes: Iterable[Node], negatives: Iterable[Node], depth: int) -> JSONStrategy:
-        key = (tuple(dict.fromkeys(nodes)), tuple(dict.fromkeys(negatives)), min(depth, DEPTH_BUDGET))
+    def _strategy(
+        self, nodes: Iterable[Node], negatives: Iterable[Node], depth: int
+    ) -> JSONStrategy:
+        key = (
+            tuple(dict.fromkeys(nodes)),
+            tuple(dict.fromkeys(negatives)),
+            min(depth, DEPTH_BUDGET),
+        )
         found = self._cache.get(key)
         if found is None:
             found = st.deferred(lambda: self._build(key))
@@ -126,13 +136,19 @@ class Generator:
             holder, keyword = choice
             return st.one_of(
                 [
-                    self._strategy([*alternative, *_without(members, holder, keyword)], [*negatives, *excluded], depth)
+                    self._strategy(
+                        [*alternative, *_without(members, holder, keyword)],
+                        [*negatives, *excluded],
+                        depth,
+                    )
                     for alternative, excluded in self._alternatives(holder, keyword)
                 ]
             )
         return self._assertions(list(members), list(negatives), depth)
 
-    def _expand(self, start: Iterable[Node]) -> tuple[list[Node], list[Node], tuple[Node, str] | None] | None:
+    def _expand(
+        self, start: Iterable[Node]
+    ) -> tuple[list[Node], list[Node], tuple[Node, str] | None] | None:
         """Follow references and ``allOf`` in place; None when ``false`` applies."""
         pending = list(start)
         members: list[Node] = []
@@ -177,13 +193,21 @@ class Generator:
         # applies) or the trigger is absent.
         trigger, dependency = next(iter(node.get(keyword).items()))
         rest = {k: v for k, v in node.get(keyword).items() if k != trigger}
-        remaining = self._synthetic(node, {keyword: rest}, f"{keyword}-rest-{trigger}") if rest else None
-        present: list[Node] = [self._synthetic(node, {"required": [trigger]}, f"{keyword}-{trigger}-present")]
+        remaining = (
+            self._synthetic(node, {keyword: rest}, f"{keyword}-rest-{trigger}") if rest else None
+        )
+        present: list[Node] = [
+            self._synthetic(node, {"required": [trigger]}, f"{keyword}-{trigger}-present")
+        ]
         if keyword == "dependentRequired":
-            present.append(self._synthetic(node, {"required": list(dependency)}, f"{keyword}-{trigger}"))
+            present.append(
+                self._synthetic(node, {"required": list(dependency)}, f"{keyword}-{trigger}")
+            )
         else:
             present.append(self._in_place(node, dependency, keyword, trigger))
-        absent = [self._synthetic(node, {"properties": {trigger: False}}, f"{keyword}-{trigger}-absent")]
+        absent = [
+            self._synthetic(node, {"properties": {trigger: False}}, f"{keyword}-{trigger}-absent")
+        ]
         extra = [remaining] if remaining is not None else []
         return [([*present, *extra], []), ([*absent, *extra], [])]
 
@@ -192,7 +216,9 @@ class Generator:
     def _child(self, parent: Node, schema: Any, *tokens: str) -> Node:
         fallback = parent.place.where + format_pointer(tokens)
         indexed = isinstance(schema, dict) and id(schema) in self.index.places
-        place = self.index.place_of(schema, fallback) if indexed else Place(fallback, parent.place.base)
+        place = (
+            self.index.place_of(schema, fallback) if indexed else Place(fallback, parent.place.base)
+        )
         scope = parent.scope if place.base in parent.scope else (*parent.scope, place.base)
         # A subschema not in the document (inside a synthetic one) is validated on its own.
         return Node(schema, place, scope, synthetic=not indexed and isinstance(schema, dict))
@@ -210,7 +236,9 @@ class Generator:
 
     def _synthetic(self, parent: Node, schema: dict[str, Any], label: str) -> Node:
         place = Place(f"{parent.place.where}?{label}", parent.place.base)
-        return Node(schema, place, parent.scope, (*parent.origin, parent.place.where), synthetic=True)
+        return Node(
+            schema, place, parent.scope, (*parent.origin, parent.place.where), synthetic=True
+        )
 
     def _references(self, node: Node) -> list[Node]:
         found = []
@@ -220,7 +248,9 @@ class Generator:
                 continue
             resolved = self.index.resolve(node.place.base, reference)
             if resolved is None:
-                raise GenerationError(f"{keyword} {reference!r} at {node.place.where} resolves nowhere in the schema")
+                raise GenerationError(
+                    f"{keyword} {reference!r} at {node.place.where} resolves nowhere in the schema"
+                )
             target, place = resolved
             if keyword == "$dynamicRef" and "#" in reference:
                 name = reference.split("#", 1)[1]
@@ -238,7 +268,9 @@ class Generator:
             declared = node.get("type")
             if declared is not None:
                 names = [declared] if isinstance(declared, str) else declared
-                kinds &= set().union(*(_TYPE_KINDS.get(n, set()) for n in names)) if names else set()
+                kinds &= (
+                    set().union(*(_TYPE_KINDS.get(n, set()) for n in names)) if names else set()
+                )
         remaining = []
         for negative in negatives:
             if _only_type(negative):
@@ -250,7 +282,10 @@ class Generator:
                     kinds.discard("integer")
             elif _forbids_one_property(negative):
                 name = negative.schema["required"][0]
-                members = [*members, self._synthetic(negative, {"properties": {name: False}}, "absent")]
+                members = [
+                    *members,
+                    self._synthetic(negative, {"properties": {name: False}}, "absent"),
+                ]
             elif negative.schema is not False and negative.schema != {"not": True}:
                 if negative.schema is True or negative.schema == {}:
                     return st.nothing()
@@ -270,7 +305,9 @@ class Generator:
         order = sorted(kinds, key=lambda k: (not _implied(k, members), _KINDS.index(k)))
         strategy = st.one_of([builders[k]() for k in order])
         if remaining:
-            strategy = strategy.filter(lambda value: not any(self._accepts(n, value) for n in remaining))
+            strategy = strategy.filter(
+                lambda value: not any(self._accepts(n, value) for n in remaining)
+            )
         return strategy
 
     def _enumerated(self, members: list[Node], negatives: list[Node]) -> JSONStrategy | None:
@@ -280,13 +317,16 @@ class Generator:
             values = [node.get("const")] if node.has("const") else node.get("enum")
             if values is None:
                 continue
-            candidates = list(values) if candidates is None else [v for v in candidates if _in(v, values)]
+            candidates = (
+                list(values) if candidates is None else [v for v in candidates if _in(v, values)]
+            )
         if candidates is None:
             return None
         allowed = [
             v
             for v in candidates
-            if all(self._accepts(n, v) for n in members) and not any(self._accepts(n, v) for n in negatives)
+            if all(self._accepts(n, v) for n in members)
+            and not any(self._accepts(n, v) for n in negatives)
         ]
         return st.sampled_from(allowed) if allowed else st.nothing()
 
@@ -298,7 +338,11 @@ class Generator:
                 validator = _standalone(node.schema)
             else:
                 uri, _, pointer = node.place.where.partition("#")
-                target = f"{uri}#{quote(pointer, safe='/~$')}" if pointer.startswith("/") or not pointer else node.place.where
+                target = (
+                    f"{uri}#{quote(pointer, safe='/~$')}"
+                    if pointer.startswith("/") or not pointer
+                    else node.place.where
+                )
                 validator = jsonschema_rs.Draft202012Validator(
                     {"$ref": target}, registry=self.registry, validate_formats=True, offline=True
                 )
@@ -332,16 +376,22 @@ class Generator:
 
         @st.composite
         def draw_object(draw: st.DrawFn) -> dict[str, Any]:
-            chosen = [n for n in values if n in required or (not deep and draw(st.integers(0, 3)) > 0)]
+            chosen = [
+                n for n in values if n in required or (not deep and draw(st.integers(0, 3)) > 0)
+            ]
             optional = [n for n in chosen if n not in required]
             if high is not None and len(chosen) > high:
                 keep = set(optional[: high - len(required)])
                 chosen = [n for n in chosen if n in required or n in keep]
             document = {name: draw(values[name]) for name in chosen}
             wanted = max(0, low - len(document))
-            room = (high if high is not None else len(document) + wanted + MAX_EXTRA_PROPERTIES) - len(document)
+            room = (
+                high if high is not None else len(document) + wanted + MAX_EXTRA_PROPERTIES
+            ) - len(document)
             if extra_names is not None and not deep:
-                wanted = draw(st.integers(wanted, max(wanted, min(room, wanted + MAX_EXTRA_PROPERTIES))))
+                wanted = draw(
+                    st.integers(wanted, max(wanted, min(room, wanted + MAX_EXTRA_PROPERTIES)))
+                )
             for _ in range(wanted * _RETRIES if extra_names is not None else 0):
                 if wanted <= 0:
                     break
@@ -375,13 +425,19 @@ class Generator:
                     nodes.append(self._child(node, sub, "patternProperties", pattern))
                     evaluated = True
             if not evaluated and node.has("additionalProperties"):
-                nodes.append(self._child(node, node.get("additionalProperties"), "additionalProperties"))
+                nodes.append(
+                    self._child(node, node.get("additionalProperties"), "additionalProperties")
+                )
                 evaluated = True
             if evaluated:
                 evaluators.append(node)
         for node in members:
-            if node.has("unevaluatedProperties") and not any(e.evaluates_for(node) for e in evaluators):
-                nodes.append(self._child(node, node.get("unevaluatedProperties"), "unevaluatedProperties"))
+            if node.has("unevaluatedProperties") and not any(
+                e.evaluates_for(node) for e in evaluators
+            ):
+                nodes.append(
+                    self._child(node, node.get("unevaluatedProperties"), "unevaluatedProperties")
+                )
         if any(n.schema is False for n in nodes):
             return None
         return nodes
@@ -401,7 +457,9 @@ class Generator:
                 sources.append(_pattern_strategy(pattern))
             if node.has("propertyNames"):
                 child = self._child(node, node.get("propertyNames"), "propertyNames")
-                sources.append(self._strategy([child], (), DEPTH_BUDGET).filter(lambda v: isinstance(v, str)))
+                sources.append(
+                    self._strategy([child], (), DEPTH_BUDGET).filter(lambda v: isinstance(v, str))
+                )
         sources.append(st.text(min_size=1, max_size=8))
         return st.one_of(sources)
 
@@ -424,7 +482,9 @@ class Generator:
         if low > high or min_contains > high:
             return st.nothing()
         others = [self._child(n, n.get("contains"), "contains") for n in containing[1:]]
-        contains = self._child(first, first.get("contains"), "contains") if first is not None else None
+        contains = (
+            self._child(first, first.get("contains"), "contains") if first is not None else None
+        )
 
         @st.composite
         def draw_array(draw: st.DrawFn) -> list[Any]:
@@ -472,7 +532,9 @@ class Generator:
                 return position
         return high
 
-    def _item_nodes(self, members: list[Node], position: int, matched: Node | None) -> list[Node] | None:
+    def _item_nodes(
+        self, members: list[Node], position: int, matched: Node | None
+    ) -> list[Node] | None:
         nodes: list[Node] = []
         evaluators: list[Node] = [matched] if matched is not None else []
         for node in members:
@@ -620,13 +682,17 @@ class _Bounds:
             bound = Fraction(str(value)) if not isinstance(value, int) else Fraction(value)
             if is_low and (self.low is None or bound > self.low or (bound == self.low and is_open)):
                 self.low, self.low_open = bound, is_open
-            if not is_low and (self.high is None or bound < self.high or (bound == self.high and is_open)):
+            if not is_low and (
+                self.high is None or bound < self.high or (bound == self.high and is_open)
+            ):
                 self.high, self.high_open = bound, is_open
 
     def admits(self, value: Fraction) -> bool:
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+        return not (
+            self.high is not None and (value > self.high or (self.high_open and value == self.high))
+        )
 
 
 def _number(members: list[Node], *, integer: bool) -> JSONStrategy:
@@ -670,7 +736,11 @@ def _multiples(step: Fraction, bounds: _Bounds, *, integer: bool) -> JSONStrateg
     strategy = st.integers(min_value=low, max_value=high).map(value)
     if not integer:
         # A "number" that must be a non-integer: only the multiples that are not whole.
-        strategy = strategy.filter(lambda v: not isinstance(v, int)) if step.denominator > 1 else st.nothing()
+        strategy = (
+            strategy.filter(lambda v: not isinstance(v, int))
+            if step.denominator > 1
+            else st.nothing()
+        )
     return strategy
 
 
@@ -694,5 +764,7 @@ def _decimals(bounds: _Bounds) -> JSONStrategy:
     high = None if bounds.high is None else _decimal(bounds.high)
     if low is not None and high is not None and low > high:
         return st.nothing()
-    strategy = st.decimals(min_value=low, max_value=high, allow_nan=False, allow_infinity=False, places=places)
+    strategy = st.decimals(
+        min_value=low, max_value=high, allow_nan=False, allow_infinity=False, places=places
+    )
     return strategy.filter(lambda d: d != d.to_integral_value() and bounds.admits(Fraction(d)))

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from docmigrate import jsonio
 from docmigrate.family import Family
-from docmigrate.pointers import Path, json_path
-from docmigrate.pointers import parse_pointer, resolve
+from docmigrate.pointers import Path, json_path, parse_pointer, resolve
 from docmigrate.testing.strategies import documents
 
 Rule = Literal["enum", "required", "additionalProperties", "type"]

@@ -73,7 +73,9 @@ class Exercise:
     def require(self, what: str, why: str) -> None:
         """Fail with :class:`VacuousLawError` unless something of ``what`` was counted."""
         if not self.counts.get(what):
-            raise VacuousLawError(f"{self.law}: exercised nothing: {why} ({self.summary() or 'nothing counted'})")
+            raise VacuousLawError(
+                f"{self.law}: exercised nothing: {why} ({self.summary() or 'nothing counted'})"
+            )
 
 
 def _run(test: Callable[..., None], strategy: st.SearchStrategy[Any], examples: int | None) -> None:
@@ -136,14 +138,20 @@ def steps_produce_valid_output(family: Family, *, examples: int | None = None) -
         _run(_step_law(family, step, exercise), documents(family, step.source), examples)
     for step in family.steps:
         exercise.require(
-            f"calls of {step.name} on records",
+            _calls_on_records(step),
             f"step {step.info} was never called on a document with records",
         )
     return exercise
 
 
+def _calls_on_records(step: Step) -> str:
+    return f"calls of {step.source}->{step.target} on records"
+
+
 def _step_law(family: Family, step: Step, exercise: Exercise) -> Callable[[Any], None]:
-    pointer = parse_pointer(step.spec.each) if step.spec.each is not None else family.records_pointer
+    pointer = (
+        parse_pointer(step.spec.each) if step.spec.each is not None else family.records_pointer
+    )
 
     def law(document: Any) -> None:
         work = jsonio.clone(document)
@@ -159,7 +167,7 @@ def _step_law(family: Family, step: Step, exercise: Exercise) -> Callable[[Any],
         # A document without the array at all (an optional one) still exercises a step
         # that is not per-record; one with an empty array exercises nothing.
         if records or (records is None and step.spec.each is None):
-            exercise.add(f"calls of {step.name} on records")
+            exercise.add(_calls_on_records(step))
 
     return law
 

@@ -23,7 +23,7 @@ _KEEP_BESIDE_REF = ("definitions", "$defs", "$id", "id", "$schema")
 
 
 def to_2020_12(schema: Any, draft: str) -> Any:
-    """Return ``schema`` (of ``draft``: ``4``, ``6``, ``7``, ``2019-09``, ``2020-12``) in 2020-12."""
+    """Return ``schema``, written for ``draft`` (``4``, ``6``, ``7``, ``2019-09``), in 2020-12."""
     if draft == "2020-12":
         return schema
     return _node(schema, draft, resource_recursive=_recursive_root(schema))
@@ -93,9 +93,7 @@ def _rewrite(
         if value is True:
             out["$dynamicAnchor"] = RECURSIVE_ANCHOR
     elif keyword == "$recursiveRef":
-        out["$dynamicRef" if recursive else "$ref"] = (
-            f"#{RECURSIVE_ANCHOR}" if recursive else value
-        )
+        out["$dynamicRef" if recursive else "$ref"] = f"#{RECURSIVE_ANCHOR}" if recursive else value
     elif keyword in SUBSCHEMA_KEYWORDS and not _is_data(keyword, value):
         out[keyword] = _map_children(SUBSCHEMA_KEYWORDS[keyword], value, sub)
     else:

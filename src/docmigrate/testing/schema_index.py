@@ -48,7 +48,10 @@ class SchemaIndex:
             index.places[id(node)] = place
             if place.where.endswith("#"):
                 index.resources.setdefault(resource, node)
-            for keyword, table in (("$anchor", index.anchors), ("$dynamicAnchor", index.dynamic_anchors)):
+            for keyword, table in (
+                ("$anchor", index.anchors),
+                ("$dynamicAnchor", index.dynamic_anchors),
+            ):
                 name = node.get(keyword)
                 if isinstance(name, str):
                     table.setdefault((resource, name), node)
@@ -114,6 +117,8 @@ def _walk(root: Any, uri: str) -> Iterator[tuple[dict[str, Any], Place, str]]:
             if kind == "map" and isinstance(value, dict):
                 stack.extend((v, resource, (*pointer, keyword, k)) for k, v in value.items())
             elif kind in ("list", "schema-or-list") and isinstance(value, list):
-                stack.extend((v, resource, (*pointer, keyword, str(i))) for i, v in enumerate(value))
+                stack.extend(
+                    (v, resource, (*pointer, keyword, str(i))) for i, v in enumerate(value)
+                )
             elif kind is not None:
                 stack.append((value, resource, (*pointer, keyword)))

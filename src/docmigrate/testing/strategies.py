@@ -16,8 +16,6 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from hypothesis import strategies as st
-
 from docmigrate.family import Family
 from docmigrate.testing.generation import MAX_ITEMS, Generator, JSONStrategy
 from docmigrate.testing.normalize import to_2020_12
@@ -38,7 +36,9 @@ def documents(family: Family, version: str | None = None) -> JSONStrategy:
     built = _BUILT.setdefault(family, {})
     if version not in built:
         schema = family.schema(version)
-        generator = Generator(to_2020_12(schema, draft_of(schema).name), family.schema_uris[version])
+        generator = Generator(
+            to_2020_12(schema, draft_of(schema).name), family.schema_uris[version]
+        )
         built[version] = generator.strategy().filter(
             lambda document: is_valid(document, family, version)
         )
