@@ -23,6 +23,8 @@ _DIGIT = "0-9"
 _WORD = "A-Za-z0-9_"
 # ECMA-262 WhiteSpace and LineTerminator code points.
 _SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+# What both ECMA's \s and Python's \s match (Python leaves out U+FEFF).
+_SPACE_IN_BOTH = _SPACE.removesuffix("\\ufeff")
 _CLASS_ESCAPES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
 _CONTROL_ESCAPES = {"t": "\\t", "n": "\\n", "v": "\\x0b", "f": "\\x0c", "r": "\\r"}
 _ANY_BUT_LINE_END = "[^\\n\\r\\u2028\\u2029]"
@@ -92,6 +94,9 @@ def _translate(pattern: str, for_drawing: bool) -> str:
         char = pattern[i]
         if char == "\\" and for_drawing and pattern[i + 1 : i + 2] in ("D", "W", "S"):
             out.append(pattern[i : i + 2])
+            i += 2
+        elif char == "\\" and for_drawing and pattern[i + 1 : i + 2] == "s":
+            out.append(f"[{_SPACE_IN_BOTH}]")
             i += 2
         elif char == "\\":
             text, i = _escape(pattern, i, in_class=False)

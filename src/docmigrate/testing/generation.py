@@ -32,6 +32,7 @@ from urllib.parse import quote
 import jsonschema_rs
 from hypothesis import strategies as st
 
+from docmigrate import jsonio
 from docmigrate.exceptions import GenerationError
 from docmigrate.pointers import format_pointer
 from docmigrate.testing import ecma_regex
@@ -97,10 +98,10 @@ class Generator:
 
     def __init__(self, schema: Any, uri: str, *, biased_arrays: bool = True) -> None:
         self.index = SchemaIndex.build(schema, uri)
-        self.registry = (
-            jsonschema_rs.Registry([(uri, schema)]) if isinstance(schema, dict) else None
-        )
-        self.root = Node(schema, Place(f"{uri}#", uri), (uri,))
+        self._schema, self._uri = schema, uri
+        self._registry: Any = None
+        place = self.index.place_of(schema, f"{uri}#")
+        self.root = Node(schema, place, tuple(dict.fromkeys((uri, place.base))))
         self.biased_arrays = biased_arrays
         self._cache: dict[Key, JSONStrategy] = {}
         self._validators: dict[Node, Any] = {}
@@ -153,16 +154,22 @@ class Generator:
         pending = list(start)
         members: list[Node] = []
         negatives: list[Node] = []
-        # A subschema reached again in place (``$ref: "#"`` inside itself) adds nothing new.
-        seen: set[tuple[Place, frozenset[str]]] = set()
+        # A subschema reached again in place (``$ref: "#"`` inside itself) adds nothing new,
+        # and a choice made for a subschema holds wherever it is reached again.
+        made: dict[Place, frozenset[str]] = {}
+        for node in pending:
+            made[node.place] = made.get(node.place, frozenset()) | node.dropped
+        seen: set[Place] = set()
         choice: tuple[Node, str] | None = None
         while pending:
             node = pending.pop(0)
-            if (node.place, node.dropped) in seen or node.schema is True:
+            if node.place in seen or node.schema is True:
                 continue
             if node.schema is False:
                 return None
-            seen.add((node.place, node.dropped))
+            seen.add(node.place)
+            if made.get(node.place, node.dropped) != node.dropped:
+                node = replace(node, dropped=made[node.place])
             members.append(node)
             pending.extend(self._references(node))
             pending.extend(self._children(node, "allOf", in_place=True))
@@ -171,7 +178,8 @@ class Generator:
                 negatives.append(replace(negated, origin=()))
             if choice is None:
                 for keyword in _CHOICE_KEYWORDS:
-                    if node.has(keyword) and node.get(keyword):
+                    # "if": false is a choice too (always the "else" branch).
+                    if node.has(keyword) and (keyword == "if" or node.get(keyword)):
                         choice = (node, keyword)
                         break
         return members, negatives, choice
@@ -325,29 +333,35 @@ class Generator:
         allowed = [
             v
             for v in candidates
-            if all(self._accepts(n, v) for n in members)
+            if all(self._accepts(n, v, unknown=True) for n in members)
             and not any(self._accepts(n, v) for n in negatives)
         ]
         return st.sampled_from(allowed) if allowed else st.nothing()
 
-    def _accepts(self, node: Node, value: Any) -> bool:
-        """Tell whether the real validator accepts ``value`` under ``node``."""
-        validator = self._validators.get(node)
-        if validator is None:
-            if node.synthetic or self.registry is None or not isinstance(node.schema, dict):
-                validator = _standalone(node.schema)
-            else:
-                uri, _, pointer = node.place.where.partition("#")
-                target = (
-                    f"{uri}#{quote(pointer, safe='/~$')}"
-                    if pointer.startswith("/") or not pointer
-                    else node.place.where
-                )
-                validator = jsonschema_rs.Draft202012Validator(
-                    {"$ref": target}, registry=self.registry, validate_formats=True, offline=True
-                )
-            self._validators[node] = validator
-        return bool(validator.is_valid(value))
+    def _accepts(self, node: Node, value: Any, *, unknown: bool = False) -> bool:
+        """Tell whether the real validator accepts ``value`` under ``node``.
+
+        When no validator can be built for the place (the rewritten schema of an older
+        draft may not register), answer ``unknown``: the final filter decides.
+        """
+        if node not in self._validators:
+            try:
+                self._validators[node] = self._validator(node)
+            except ValueError:
+                self._validators[node] = None
+        validator = self._validators[node]
+        return unknown if validator is None else bool(validator.is_valid(value))
+
+    def _validator(self, node: Node) -> Any:
+        if node.synthetic or not isinstance(node.schema, dict) or not isinstance(self._schema, dict):
+            return _standalone(node.schema)
+        if self._registry is None:
+            self._registry = jsonschema_rs.Registry([(self._uri, self._schema)])
+        uri, _, pointer = node.place.where.partition("#")
+        target = f"{uri}#{quote(pointer, safe='/~$')}" if pointer.startswith("/") else node.place.where
+        return jsonschema_rs.Draft202012Validator(
+            {"$ref": target}, registry=self._registry, validate_formats=True, offline=True
+        )
 
     # -- objects --------------------------------------------------------------------------
 
@@ -606,14 +620,12 @@ def _implied(kind: str, members: list[Node]) -> bool:
 
 @functools.cache
 def _standalone_cached(text: str) -> Any:
-    import json
-
-    return jsonschema_rs.Draft202012Validator(json.loads(text), validate_formats=True, offline=True)
+    schema = jsonio.loads(text.encode())
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, offline=True)
 
 
 def _standalone(schema: Any) -> Any:
-    from docmigrate import jsonio
-
+    """A validator for a schema built by the generator (no references leave it)."""
     return _standalone_cached(jsonio.dumps(schema))
 
 

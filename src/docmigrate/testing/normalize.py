@@ -18,6 +18,7 @@ from docmigrate.schema_walk import SUBSCHEMA_KEYWORDS
 RECURSIVE_ANCHOR = "docmigrate-recursive"
 """The ``$dynamicAnchor`` name a ``$recursiveAnchor: true`` becomes."""
 
+IGNORED_BESIDE_REF = "docmigrate-ignored-beside-ref"
 _OLD = ("4", "6", "7")
 _KEEP_BESIDE_REF = ("definitions", "$defs", "$id", "id", "$schema")
 
@@ -38,7 +39,11 @@ def _node(schema: Any, draft: str, *, resource_recursive: bool) -> Any:
         return schema
     if draft in _OLD and "$ref" in schema:
         # Before 2019-09 a $ref replaces the whole schema; definitions stay addressable.
+        # Ignored siblings still hold $ids a reference may name: keep them addressable.
         kept = {k: v for k, v in schema.items() if k in ("$ref", "definitions", "$defs")}
+        ignored = {k: v for k, v in schema.items() if k not in kept and k not in ("$id", "id")}
+        if ignored:
+            kept["$defs"] = {**kept.get("$defs", {}), IGNORED_BESIDE_REF: ignored}
         schema = kept
     out: dict[str, Any] = {}
     if "$id" in schema or "id" in schema:

@@ -43,6 +43,7 @@ class SchemaIndex:
     def build(cls, root: Any, uri: str) -> SchemaIndex:
         """Index ``root``, known as ``uri``."""
         index = cls(root, uri)
+        index.resources[uri] = root  # also known by the URI it was loaded under
         for node, place, resource in _walk(root, uri):
             index._keep.append(node)
             index.places[id(node)] = place
