@@ -31,7 +31,10 @@ def _tuple_schema(draft: str) -> dict[str, Any]:
         "required": ["v", "pair"],
         "properties": {
             "v": {"enum": ["1"]},
-            "pair": {"type": "array", "items": [{"$ref": "#/definitions/small"}, {"type": "string"}]},
+            "pair": {
+                "type": "array",
+                "items": [{"$ref": "#/definitions/small"}, {"type": "string"}],
+            },
             "a": {"type": "integer"},
         },
         "dependencies": {"a": ["b"]},

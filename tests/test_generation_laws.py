@@ -30,7 +30,9 @@ def _empty_items_family(make_family: FamilyMaker) -> Path:
         schema = simple_schema(version)
         schema["properties"]["items"]["maxItems"] = 0
         schemas[version] = schema
-    return make_family(schemas, STEPS, toml='version_pointer = "/v"\n[records]\npointer = "/items"\n')
+    return make_family(
+        schemas, STEPS, toml='version_pointer = "/v"\n[records]\npointer = "/items"\n'
+    )
 
 
 def test_a_step_never_called_on_a_record_fails_the_law(make_family: FamilyMaker) -> None:
@@ -63,7 +65,8 @@ def test_family_tests_leave_out_the_downgrade_law_without_downgrades(
     """family_tests does not parametrize a law that has nothing to check."""
     folder = make_family({"1": simple_schema("1"), "2": simple_schema("2")}, STEPS)
     test = family_tests(folder)
-    laws = [mark.args[1] for mark in test.pytestmark if mark.name == "parametrize"][0]  # type: ignore[attr-defined]
+    marks = test.pytestmark  # type: ignore[attr-defined]
+    laws = next(mark.args[1] for mark in marks if mark.name == "parametrize")
     assert "downgrades invert upgrades" not in laws
     assert "steps produce valid output" in laws
 

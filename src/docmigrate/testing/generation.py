@@ -353,12 +353,18 @@ class Generator:
         return unknown if validator is None else bool(validator.is_valid(value))
 
     def _validator(self, node: Node) -> Any:
-        if node.synthetic or not isinstance(node.schema, dict) or not isinstance(self._schema, dict):
+        if (
+            node.synthetic
+            or not isinstance(node.schema, dict)
+            or not isinstance(self._schema, dict)
+        ):
             return _standalone(node.schema)
         if self._registry is None:
             self._registry = jsonschema_rs.Registry([(self._uri, self._schema)])
         uri, _, pointer = node.place.where.partition("#")
-        target = f"{uri}#{quote(pointer, safe='/~$')}" if pointer.startswith("/") else node.place.where
+        target = (
+            f"{uri}#{quote(pointer, safe='/~$')}" if pointer.startswith("/") else node.place.where
+        )
         return jsonschema_rs.Draft202012Validator(
             {"$ref": target}, registry=self._registry, validate_formats=True, offline=True
         )
@@ -620,7 +626,7 @@ def _implied(kind: str, members: list[Node]) -> bool:
 
 @functools.cache
 def _standalone_cached(text: str) -> Any:
-    schema = jsonio.loads(text.encode())
+    schema: Any = jsonio.loads(text.encode())
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, offline=True)
 
 

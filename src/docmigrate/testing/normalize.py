@@ -18,6 +18,7 @@ from docmigrate.schema_walk import SUBSCHEMA_KEYWORDS
 RECURSIVE_ANCHOR = "docmigrate-recursive"
 """The ``$dynamicAnchor`` name a ``$recursiveAnchor: true`` becomes."""
 
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 IGNORED_BESIDE_REF = "docmigrate-ignored-beside-ref"
 _OLD = ("4", "6", "7")
 _KEEP_BESIDE_REF = ("definitions", "$defs", "$id", "id", "$schema")
@@ -94,6 +95,9 @@ def _rewrite(
             out.pop(bound, None)
     elif keyword in ("minimum", "maximum") and schema.get(f"exclusive{keyword.title()}") is True:
         return
+    elif keyword == "$schema":
+        # Validators built on the rewritten schema must read it as 2020-12 too.
+        out[keyword] = DRAFT_2020_12
     elif keyword == "$recursiveAnchor":
         if value is True:
             out["$dynamicAnchor"] = RECURSIVE_ANCHOR
