@@ -74,7 +74,7 @@ class Exercise:
         """Fail with :class:`VacuousLawError` unless something of ``what`` was counted."""
         if not self.counts.get(what):
             raise VacuousLawError(
-                f"{self.law}: exercised nothing: {why} ({self.summary() or 'nothing counted'})"
+                f"exercised nothing: {why} ({self.summary() or 'nothing counted'})"
             )
 
 
