@@ -20,6 +20,7 @@ messages and exit codes::
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
+    ├── GenerationError            no documents can be drawn from a schema (an unknown construct)
     └── StoreError                 a store could not write or read (nothing was written)
         ├── StoreURLError          the database URL does not parse or its driver is not installed
         ├── StoreNotFoundError     the database to read does not exist (reading creates nothing)
@@ -216,6 +217,17 @@ class WriteError(DocmigrateError):
 
 class UsageError(DocmigrateError):
     """The command's arguments cannot be honoured as given; nothing was read or written."""
+
+
+class GenerationError(DocmigrateError):
+    """Documents cannot be drawn from a schema: a construct the generator cannot honour.
+
+    ``pattern`` is the regular expression at fault, when one is.
+    """
+
+    def __init__(self, message: str, *, pattern: str | None = None) -> None:
+        self.pattern = pattern
+        super().__init__(message)
 
 
 class StoreError(DocmigrateError):

@@ -31,9 +31,12 @@ from docmigrate.pointers import format_pointer, parse_pointer
 from docmigrate.schema_walk import iter_references, iter_subschemas, non_local_references
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
 from docmigrate.validation import (
+    DRAFTS,
     compile_reference,
     compile_schema,
+    draft_of,
     errors_under,
+    find_draft,
     metaschema_errors,
     schema_registry,
 )
@@ -225,11 +228,13 @@ def _check_schema(path: Path, family: str, schema: dict[str, Any], version: str)
 
 
 def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
+    """A declared ``$schema`` must name a draft docmigrate validates (2020-12 when absent)."""
     declared = schema.get("$schema", DRAFT_2020_12)
-    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
+    if find_draft(declared) is None:
+        known = ", ".join(repr(d.uri) for d in DRAFTS)
         raise FamilyError(
             family,
-            f"{path}: $schema at '/$schema' must be {DRAFT_2020_12!r}, not {_json(declared)}",
+            f"{path}: $schema at '/$schema' must be one of {known}, not {_json(declared)}",
             file=str(path),
             pointer="/$schema",
         )
@@ -237,7 +242,7 @@ def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
 
 def _schema_uri(schema: Mapping[str, Any], family: str, version: str) -> str:
     """The URI a schema is known by: its ``$id`` (without the empty fragment) or a URN."""
-    declared = schema.get("$id")
+    declared = schema.get("id" if draft_of(schema).name == "4" else "$id")
     if isinstance(declared, str) and urldefrag(declared)[0]:
         return urldefrag(declared)[0]
     return f"urn:docmigrate:{quote(family)}:{quote(version)}"

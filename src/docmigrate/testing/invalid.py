@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from docmigrate import jsonio
 from docmigrate.family import Family
-from docmigrate.pointers import Path, json_path
-from docmigrate.testing.strategies import _merged, documents
+from docmigrate.pointers import Path, json_path, parse_pointer, resolve
+from docmigrate.testing.strategies import documents
 
 Rule = Literal["enum", "required", "additionalProperties", "type"]
 
@@ -172,3 +172,24 @@ def _add(name: str) -> Any:
         where[1][name] = "surprise"
 
     return change
+
+
+def _merged(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    """Inline same-document ``$ref`` and ``allOf`` so that one schema describes the value."""
+    merged = dict(schema)
+    for _ in range(50):
+        reference = merged.pop("$ref", None)
+        if not isinstance(reference, str) or not reference.startswith("#"):
+            break
+        target = resolve(root, parse_pointer(reference[1:]))
+        merged = {**target, **merged}
+    for part in merged.pop("allOf", []):
+        part = _merged(part, root)
+        for key, value in part.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            elif key == "required":
+                merged["required"] = [*merged.get("required", []), *value]
+            else:
+                merged.setdefault(key, value)
+    return merged
