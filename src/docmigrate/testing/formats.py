@@ -34,11 +34,19 @@ def _duration(parts: tuple[int, int, int, int, int, int, int]) -> str:
     years, months, days, hours, minutes, seconds, weeks = parts
     if weeks:
         return f"P{weeks}W"
-    date = "".join(f"{n}{u}" for n, u in ((years, "Y"), (months, "M"), (days, "D")) if n)
-    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    date = _contiguous(((years, "Y"), (months, "M"), (days, "D")))
+    time = _contiguous(((hours, "H"), (minutes, "M"), (seconds, "S")))
     if not date and not time:
         return "P0D"
     return f"P{date}" + (f"T{time}" if time else "")
+
+
+def _contiguous(parts: tuple[tuple[int, str], ...]) -> str:
+    """RFC 3339's duration grammar allows Y, YM, YMD, M, MD, D (no gaps): keep zeros between."""
+    used = [index for index, (number, _) in enumerate(parts) if number]
+    if not used:
+        return ""
+    return "".join(f"{n}{u}" for n, u in parts[used[0] : used[-1] + 1])
 
 
 def _pointer_token(token: str) -> str:
