@@ -28,6 +28,7 @@ messages and exit codes::
         ├── RecordConflictError    a record's unique key is used twice (in the file or stored)
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
         ├── StoreLayoutError       the database's tables were made by an unknown layout version
+        ├── RecordsPointerError    a document has no array where a records pointer points
         └── UnstorableValueError   a value the store's typed columns cannot keep exactly
 """
 
@@ -278,6 +279,18 @@ class StoreBusyError(StoreError):
 
 class StoreLayoutError(StoreError):
     """The database holds docmigrate tables of a layout this version does not know."""
+
+
+class RecordsPointerError(StoreError):
+    """A records pointer (or ``newest_by``) finds nothing usable in a document: nothing is stored.
+
+    ``pointer`` is the pointer as family.toml writes it; ``path`` the deepest place that exists.
+    """
+
+    def __init__(self, pointer: str, message: str, *, path: RecordPath = ()) -> None:
+        self.pointer = pointer
+        self.path = path
+        super().__init__(f"{pointer}: {message}")
 
 
 class UnstorableValueError(StoreError):

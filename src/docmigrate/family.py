@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from docmigrate.exceptions import NoPathError, StepInfo, UnknownVersionError
 from docmigrate.pointers import format_pointer, resolve
@@ -58,6 +58,26 @@ class DetectRules:
         return all(resolve(document, tokens, _ABSENT) == value for tokens, value in self.equals)
 
 
+ImportMode = Literal["merge", "snapshot"]
+"""How the store treats successive imports of a family (see the README's store section)."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One array of records the store keeps record by record: ``[records.NAME]`` in family.toml."""
+
+    name: str
+    pointer: tuple[str, ...]
+    """Where the array is in a current-version document (tokens of a JSON Pointer)."""
+    key: str | None = None
+    """The member whose value keys a record; None keys records by their content."""
+
+    @property
+    def pointer_text(self) -> str:
+        """The pointer as family.toml writes it (``/ingredients``)."""
+        return format_pointer(self.pointer)
+
+
 @dataclass(frozen=True, eq=False)
 class Family:
     """One family as loaded from its folder; build it with :func:`docmigrate.loader.load_family`."""
@@ -67,20 +87,34 @@ class Family:
     version_pointer: tuple[str, ...]
     default_version: str | None
     detect: DetectRules
-    records_pointer: tuple[str, ...] | None
-    records_key: str | None
     schemas: Mapping[str, Mapping[str, Any]]
     schema_uris: Mapping[str, str]
     steps: tuple[Step, ...]
     versions: tuple[str, ...]
     """Oldest first along the upgrade graph; the last one is current."""
     description: str = ""
+    collections: tuple[Collection, ...] = ()
+    """The arrays of records the store writes, in family.toml order (none: not storable)."""
+    mode: ImportMode = "merge"
+    """``merge``: records accumulate across imports; ``snapshot``: each import is a whole state."""
+    newest_by: tuple[str, ...] | None = None
+    """Pointer to the value (a timestamp) that orders imports; None: the last import is newest."""
     _validators: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def current(self) -> str:
         """The version documents are upgraded to by default."""
         return self.versions[-1]
+
+    @property
+    def records_pointer(self) -> tuple[str, ...] | None:
+        """The first collection's pointer (the single ``[records]`` form of family.toml)."""
+        return self.collections[0].pointer if self.collections else None
+
+    @property
+    def records_key(self) -> str | None:
+        """The first collection's key (the single ``[records]`` form of family.toml)."""
+        return self.collections[0].key if self.collections else None
 
     @property
     def upgrades(self) -> tuple[Step, ...]:
