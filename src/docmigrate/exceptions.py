@@ -180,17 +180,26 @@ class StepTimeoutError(StepFailedError):
         )
 
 
+SHOWN_ERRORS = 10
+"""How many schema errors a message lists before it says "and N more"."""
+
+
 class StepOutputInvalidError(MigrationError):
-    """A step produced a document that its target version's schema rejects."""
+    """A step produced a document that its target version's schema rejects.
+
+    ``errors`` holds every error; the message lists the first ten.
+    """
 
     def __init__(self, step: StepInfo, errors: Sequence[SchemaError]) -> None:
         self.step = step
         self.errors = tuple(errors)
         best = self.errors[0]
         self.json_path = best.json_path
+        shown = "; ".join(f"{e.json_path}: {e.message}" for e in self.errors[:SHOWN_ERRORS])
+        more = len(self.errors) - SHOWN_ERRORS
         super().__init__(
             f"step {step} produced an invalid {step.target} document "
-            f"at {best.json_path}: {best.message}"
+            f"({len(self.errors)} error(s)): {shown}" + (f"; and {more} more" if more > 0 else "")
         )
 
 

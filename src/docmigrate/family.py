@@ -53,9 +53,23 @@ class DetectRules:
 
     def hold_for(self, document: Any) -> bool:
         """Tell whether ``document`` satisfies every rule."""
-        if any(resolve(document, tokens, _ABSENT) is _ABSENT for tokens in self.required):
-            return False
-        return all(resolve(document, tokens, _ABSENT) == value for tokens, value in self.equals)
+        return self.broken_by(document) is None
+
+    def broken_by(self, document: Any) -> str | None:
+        """Say which rule ``document`` breaks first, or None when every rule holds."""
+        for tokens in self.required:
+            if resolve(document, tokens, _ABSENT) is _ABSENT:
+                return f"[detect] requires {format_pointer(tokens)}, which the document lacks"
+        for tokens, value in self.equals:
+            found = resolve(document, tokens, _ABSENT)
+            # type-strict: true is not 1, "1" is not 1
+            if found is _ABSENT or type(found) is not type(value) or found != value:
+                shown = "nothing" if found is _ABSENT else _show(found)
+                return (
+                    f"[detect] requires {format_pointer(tokens)} = {_show(value)}, "
+                    f"the document has {shown}"
+                )
+        return None
 
 
 ImportMode = Literal["merge", "snapshot"]

@@ -98,16 +98,28 @@ class Registry:
                 f"the document fits several families: {names}; choose one (--family)",
                 candidates=[f.name for f in candidates],
             )
+        # Say, for every family considered, why it was rejected: a family whose [detect]
+        # rules hold but which does not know the version is not "what the document is".
+        reasons = "; ".join(_rejection(f, document) for f in self)
         if by_rules:
-            # The shape fits but the label does not: say what the family would accept.
-            details = "; ".join(_label_problem(f, document) for f in by_rules)
             raise UnknownFamilyError(
-                f"the document looks like {', '.join(f.name for f in by_rules)} but {details}",
+                f"no family accepts the document ({reasons})",
                 candidates=[f.name for f in by_rules],
             )
+        known = ", ".join(self.families) or "none"
         raise UnknownFamilyError(
-            f"the document matches no known family (known: {', '.join(self.families) or 'none'})"
+            f"the document matches no known family (known: {known})"
+            + (f": {reasons}" if reasons else "")
         )
+
+
+def _rejection(family: Family, document: Any) -> str:
+    """Say why ``family`` does not accept ``document``."""
+    broken = family.detect.broken_by(document)
+    if broken is not None:
+        return f"{family.name}: {broken}"
+    problem = _label_problem(family, document).removeprefix(f"family {family.name!r}: ")
+    return f"{family.name}: its [detect] rules hold, but {problem}"
 
 
 def _label_problem(family: Family, document: Any) -> str:

@@ -130,8 +130,8 @@ class SQLStore:
     ) -> WriteReport:
         """Write the records of ``document`` (at ``family``'s current version) in one transaction.
 
-        A document already imported into ``family`` (same canonical text) changes nothing. For a
-        merge family, records already stored (same key) are skipped, replaced when their text
+        A document already imported into ``family`` (same canonical text) changes nothing (with
+        ``on_duplicate="error"`` on a merge family, its stored records fail it). For a merge family, records already stored (same key) are skipped, replaced when their text
         differs, or make the whole write fail (:class:`DuplicateRecordError`), as
         ``on_duplicate`` says (default skip). For a snapshot family the newest import is the
         state (see :mod:`docmigrate.store.generic`); ``on_duplicate="error"`` refuses one
@@ -146,7 +146,9 @@ class SQLStore:
         with jsonio.gc_paused(), self._transaction() as conn:
             _take_writer_turn(conn, self.busy_timeout)
             earlier = earlier_import(conn, family.name, digest)
-            if earlier is not None:
+            # "error" on a merge family refuses a re-import below, naming the stored records.
+            refuse = on_duplicate == "error" and family.mode == "merge"
+            if earlier is not None and not refuse:
                 size = prepared.total if mapping is None else len(keyed)
                 return WriteReport(family.name, None, 0, size, 0, already_imported=earlier)
             if mapping is None:
