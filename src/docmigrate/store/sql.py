@@ -131,7 +131,8 @@ class SQLStore:
         """Write the records of ``document`` (at ``family``'s current version) in one transaction.
 
         A document already imported into ``family`` (same canonical text) changes nothing (with
-        ``on_duplicate="error"`` on a merge family, its stored records fail it). For a merge family, records already stored (same key) are skipped, replaced when their text
+        ``on_duplicate="error"`` on a merge family, its stored records fail it). For a merge
+        family, records already stored (same key) are skipped, replaced when their text
         differs, or make the whole write fail (:class:`DuplicateRecordError`), as
         ``on_duplicate`` says (default skip). For a snapshot family the newest import is the
         state (see :mod:`docmigrate.store.generic`); ``on_duplicate="error"`` refuses one
