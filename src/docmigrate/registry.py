@@ -40,6 +40,19 @@ class Registry:
         return registry
 
     @classmethod
+    def from_paths(cls, *paths: str | Path, builtin: bool = False) -> Registry:
+        """Build a registry from family folders only (no pyproject.toml, no entry points).
+
+        Each path is a family folder or a folder of family folders. With ``builtin``, the
+        built-in families are included too.
+        """
+        folders = _family_folders(BUILTIN_FOLDER) if builtin else []
+        for path in paths:
+            folders += _family_folders(Path(path))
+        unique = list(dict.fromkeys(f.resolve() for f in folders))
+        return cls.of(*(load_family(folder) for folder in unique))
+
+    @classmethod
     def discover(
         cls,
         family_paths: Iterable[str | Path] = (),
