@@ -552,11 +552,9 @@ def import_(
                 )
         _echo_problems(reports)
         failed = sum(not r.ok for r in reports)
-        # files that were read fine but changed nothing (already imported, nothing new)
-        unchanged = sum(r.ok and r.action.endswith("nothing changed") for r in reports)
-        same = f", {unchanged} changed nothing" if unchanged else ""
-        imported = len(reports) - failed - unchanged
-        click.echo(f"{_count(len(reports), 'file')}: {imported} imported{same}, {failed} failed")
+        click.echo(
+            f"{_count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
+        )
     _exit(reports)
 
 
