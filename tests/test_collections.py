@@ -168,11 +168,13 @@ def test_reimporting_every_backup_changes_nothing(
 def test_export_import_id_on_the_command_line(
     capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
 ) -> None:
-    """Export --import ID writes an older snapshot; an unknown id exits 1, merge families 2."""
+    """Re-import says it changed nothing; export --import ID gives an older snapshot (bad id 1)."""
     family_path = ("--family-path", FULL_BACKUP)
     code, out, _ = _run(capsys, "import", DEC_27, NEWEST, "--db", db_url, *family_path)
     assert code == 0, out
     assert "86 imported, 498 skipped, 323 replaced, 18 removed (import 2)" in out
+    code, out, _ = _run(capsys, "import", DEC_27, NEWEST, "--db", db_url, *family_path)
+    assert code == 0 and out.count("(already imported as import ") == 2
     output = tmp_path / "older.json"
     args = ("export", "--db", db_url, "--family", "full-backup", *family_path)
     code, _, err = _run(capsys, *args, "--import", "1", "-o", output)
