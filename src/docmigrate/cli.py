@@ -488,10 +488,11 @@ def _refuse_in_memory(db: str, why: str) -> None:
 @click.option(
     "--on-duplicate",
     type=click.Choice(["skip", "replace", "error"]),
-    default="skip",
-    show_default=True,
-    help="A record whose key is already stored: skip it (re-importing a file is a no-op), "
-    "replace it when it differs, or fail the whole file.",
+    default=None,
+    help="Merge families: a record whose key is already stored is skipped (the default), "
+    "replaced when its JSON text differs, or fails the whole file. Snapshot families: the "
+    "newest snapshot always replaces the state; 'error' refuses one that would replace or "
+    "remove a stored record. A file already imported changes nothing, whatever this says.",
 )
 @family_option
 @exclude_option
@@ -502,7 +503,7 @@ def _refuse_in_memory(db: str, why: str) -> None:
 def import_(
     paths: tuple[Path, ...],
     db: str,
-    on_duplicate: OnDuplicate,
+    on_duplicate: OnDuplicate | None,
     family_name: str | None,
     exclude: tuple[str, ...],
     max_file_size: int,
@@ -539,11 +540,12 @@ def import_(
             if report.ok:
                 counts = report.counts
                 via = f" via {', '.join(report.steps)}" if report.steps else ""
+                removed = f", {counts['removed']} removed" if counts.get("removed") else ""
                 click.echo(
                     visible(
                         f"{report.path}: {report.family} {report.version}{via}: "
                         f"{counts['imported']} imported, {counts['skipped']} skipped, "
-                        f"{counts['replaced']} replaced"
+                        f"{counts['replaced']} replaced{removed} ({report.action})"
                     )
                 )
         _echo_problems(reports)
@@ -576,6 +578,14 @@ def import_(
     metavar="VERSION",
     help="Export at an older version through the family's downgrades (default: current).",
 )
+@click.option(
+    "--import",
+    "import_id",
+    type=click.IntRange(min=1),
+    metavar="ID",
+    help="Snapshot families: export the document of import ID (an older snapshot) instead of "
+    "the current state. IDs are in docmigrate_imports and in import's output.",
+)
 @allow_loss_option
 @family_path_option
 def export(
@@ -583,19 +593,23 @@ def export(
     family_name: str,
     output: Path | None,
     to: str | None,
+    import_id: int | None,
     allow_loss: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
-    """Export a family's stored records as one document (validated before it is written).
+    """Export a family's stored state as one document (validated before it is written).
 
     Nothing is created: a database that does not exist is an error (exit 2), and one that holds
-    nothing of the family exits 1; either way -o FILE is left as it was.
+    nothing of the family (or no such import) exits 1; either way -o FILE is left as it was.
     """
     _refuse_in_memory(db, "which holds nothing to export")
     family = _registry(family_paths).get(family_name)
     try:
         with open_store(db, create=False) as store:
-            data = export_bytes(export_document(store, family, to=to, allow_loss=allow_loss))
+            document = export_document(
+                store, family, to=to, allow_loss=allow_loss, import_id=import_id
+            )
+            data = export_bytes(document)
     except NothingStoredError as error:
         click.echo(f"docmigrate: {error}", err=True)
         sys.exit(EXIT_INVALID)

@@ -29,6 +29,7 @@ messages and exit codes::
         ├── RecordConflictError    a record's unique key is used twice (in the file or stored)
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
         ├── StoreLayoutError       the database's tables were made by an unknown layout version
+        ├── RecordsPointerError    a document has no array where a records pointer points
         └── UnstorableValueError   a value the store's typed columns cannot keep exactly
 """
 
@@ -180,17 +181,26 @@ class StepTimeoutError(StepFailedError):
         )
 
 
+SHOWN_ERRORS = 10
+"""How many schema errors a message lists before it says "and N more"."""
+
+
 class StepOutputInvalidError(MigrationError):
-    """A step produced a document that its target version's schema rejects."""
+    """A step produced a document that its target version's schema rejects.
+
+    ``errors`` holds every error; the message lists the first ten.
+    """
 
     def __init__(self, step: StepInfo, errors: Sequence[SchemaError]) -> None:
         self.step = step
         self.errors = tuple(errors)
         best = self.errors[0]
         self.json_path = best.json_path
+        shown = "; ".join(f"{e.json_path}: {e.message}" for e in self.errors[:SHOWN_ERRORS])
+        more = len(self.errors) - SHOWN_ERRORS
         super().__init__(
             f"step {step} produced an invalid {step.target} document "
-            f"at {best.json_path}: {best.message}"
+            f"({len(self.errors)} error(s)): {shown}" + (f"; and {more} more" if more > 0 else "")
         )
 
 
@@ -290,6 +300,18 @@ class StoreBusyError(StoreError):
 
 class StoreLayoutError(StoreError):
     """The database holds docmigrate tables of a layout this version does not know."""
+
+
+class RecordsPointerError(StoreError):
+    """A records pointer (or ``newest_by``) finds nothing usable in a document: nothing is stored.
+
+    ``pointer`` is the pointer as family.toml writes it; ``path`` the deepest place that exists.
+    """
+
+    def __init__(self, pointer: str, message: str, *, path: RecordPath = ()) -> None:
+        self.pointer = pointer
+        self.path = path
+        super().__init__(f"{pointer}: {message}")
 
 
 class UnstorableValueError(StoreError):
