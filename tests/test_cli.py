@@ -355,3 +355,66 @@ def test_check_reports_a_family_that_does_not_load(
     code, out, _ = run(capsys, "check", "--family-path", family)
     assert code == 1
     assert "FAIL  loading: family 'bad'" in out and "is rejected by its own schema" in out
+
+
+def runs_with_bad_batches(source: Path, count: int, target: Path) -> Path:
+    """Write ``source`` with ``count`` copies of its last run, each with num_batches "x<i>"."""
+    document = jsonio.load_path(source).value
+    assert isinstance(document, dict) and isinstance(document["production_runs"], list)
+    template = document["production_runs"][-1]
+    assert isinstance(template, dict)
+    document["production_runs"] = [
+        {**template, "uuid": f"run-{i}", "num_batches": f"x{i}"} for i in range(count)
+    ]
+    target.write_bytes(jsonio.dump_bytes(document, indent=2))
+    return target
+
+
+def assert_each_error_at_its_value(text: str, errors: list[dict[str, object]]) -> None:
+    """Each error on num_batches of run i is placed where that run's "x<i>" starts."""
+    lines = text.splitlines()
+    for error in errors:
+        index = str(error["json_path"]).removeprefix("$.production_runs[").split("]")[0]
+        line, column = int(str(error["line"])), int(str(error["column"]))
+        assert lines[line - 1][column - 1 :].startswith(f'"x{index}"'), error
+
+
+def test_validate_places_every_one_of_many_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Hundreds of schema errors are each placed at their own value in the json report."""
+    document = runs_with_bad_batches(VALID_11, 300, tmp_path / "many.json")
+    code, out, _ = run(capsys, "validate", "--format", "json", document)
+    assert code == 1
+    (file,) = json.loads(out)["files"]
+    assert len(file["errors"]) == 300
+    assert {e["json_path"] for e in file["errors"]} == {
+        f"$.production_runs[{i}].num_batches" for i in range(300)
+    }
+    assert_each_error_at_its_value(document.read_text(encoding="utf-8"), file["errors"])
+
+
+def test_validate_text_shows_the_first_hundred_errors_of_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Text: 100 errors of a file, then `… and N more errors in this file`, then full counts."""
+    document = runs_with_bad_batches(VALID_11, 130, tmp_path / "many.json")
+    code, out, _ = run(capsys, "validate", document, VALID_10)
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 100 + 2
+    assert all(line.startswith(f"{document}:") for line in lines[:100])
+    assert lines[100] == f"{document}: … and 30 more errors in this file"
+    assert lines[101] == "2 files, 1 invalid, 130 errors"
+
+
+def test_upgrade_places_every_error_of_an_invalid_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """upgrade: a 1.0 file with many errors is refused with each error placed at its value."""
+    document = runs_with_bad_batches(VALID_10, 120, tmp_path / "many.json")
+    code, out, _ = run(capsys, "upgrade", "--dry-run", "--in-place", "--format", "json", document)
+    assert code == 1
+    (file,) = json.loads(out)["files"]
+    assert len(file["problems"]) == 120
+    assert_each_error_at_its_value(document.read_text(encoding="utf-8"), file["problems"])

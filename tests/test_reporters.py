@@ -20,8 +20,10 @@ from docmigrate import __version__
 from docmigrate.reporters import (
     FORMATS,
     GITHUB_ANNOTATION_LIMIT,
+    LISTED_ERRORS_PER_FILE,
     REPORT_FORMAT_VERSION,
     SARIF_SCHEMA_URI,
+    SHOWN_ERRORS_PER_FILE,
     render,
     report_schema,
 )
@@ -177,7 +179,7 @@ def test_text_keeps_one_line_per_problem() -> None:
     report = FileReport("x.json", "f", "1", [Problem(1, 2, "$", "one\ntwo\r\x00three", "enum")])
     assert render([report], "text").splitlines() == [
         "x.json:1:2: $: one\\ntwo\\r\\x00three",
-        "1 files, 1 invalid, 1 errors",
+        "1 file, 1 invalid, 1 error",
     ]
 
 
@@ -282,7 +284,7 @@ def test_github_annotation_shape() -> None:
         "::error file=data/run 1.json,line=7,col=29,"
         "title=docmigrate%3A production-history 1.1 enum::"
         f"{ENUM_PATH}: 'melted' is not one of 'scrap', 'rework'",
-        "1 files, 1 invalid, 2 errors",
+        "1 file, 1 invalid, 2 errors",
     ]
 
 
@@ -307,7 +309,7 @@ def test_github_caps_annotations_at_ten_with_a_notice() -> None:
         "::notice title=docmigrate::15 more error(s) not shown; "
         "run docmigrate validate locally for all of them"
     )
-    assert lines[-1] == "1 files, 1 invalid, 25 errors"
+    assert lines[-1] == "1 file, 1 invalid, 25 errors"
     assert len(lines) == GITHUB_ANNOTATION_LIMIT + 2
 
 
@@ -576,7 +578,7 @@ def test_outputs_stay_valid_for_any_reports(
     assert len(lines) == shown + (total > shown) + 1
     assert all(line.startswith(("::error file=", "::notice ")) for line in lines[:-1])
     assert not any("\r" in line for line in lines)
-    assert lines[-1].endswith(f"{total} errors")
+    assert lines[-1].endswith(f"{total} error" if total == 1 else f"{total} errors")
 
 
 def test_sarif_schema_readme_names_its_source() -> None:
@@ -584,3 +586,93 @@ def test_sarif_schema_readme_names_its_source() -> None:
     readme = (Path(SARIF_SCHEMA_PATH).parent / "README.md").read_text(encoding="utf-8")
     assert SARIF_SCHEMA_URI in readme
     assert "OASIS" in readme
+
+
+# --- caps on errors per file ------------------------------------------------------------------
+
+
+def many(path: str, count: int) -> FileReport:
+    """A report for ``path`` with ``count`` distinct schema errors."""
+    problems = [Problem(i + 2, 5, f"$.rows[{i}]", f"error {i}", "type") for i in range(count)]
+    return FileReport(path, "production-history", "1.1", problems)
+
+
+def test_text_shows_the_first_errors_of_a_file_then_how_many_more() -> None:
+    """Text: at most SHOWN_ERRORS_PER_FILE lines per file, one `… and N more` line, full counts."""
+    reports = [many("big.json", SHOWN_ERRORS_PER_FILE + 3), many("small.json", 2)]
+    lines = render(reports, "text").splitlines()
+    big = [line for line in lines if line.startswith("big.json:")]
+    assert len(big) == SHOWN_ERRORS_PER_FILE + 1
+    assert big[0] == "big.json:2:5: $.rows[0]: error 0"
+    assert big[-2].endswith(f"error {SHOWN_ERRORS_PER_FILE - 1}")
+    assert big[-1] == "big.json: … and 3 more errors in this file"
+    assert lines[-3:] == [
+        "small.json:2:5: $.rows[0]: error 0",
+        "small.json:3:5: $.rows[1]: error 1",
+        f"2 files, 2 invalid, {SHOWN_ERRORS_PER_FILE + 5} errors",
+    ]
+
+
+def test_text_no_more_line_at_exactly_the_cap() -> None:
+    """Text: a file with exactly SHOWN_ERRORS_PER_FILE errors shows them all and no note."""
+    lines = render([many("a.json", SHOWN_ERRORS_PER_FILE)], "text").splitlines()
+    assert len(lines) == SHOWN_ERRORS_PER_FILE + 1
+    assert not any("more errors" in line for line in lines)
+
+
+def test_junit_failure_lists_the_first_errors_then_how_many_more() -> None:
+    """JUnit: the failure text stops at SHOWN_ERRORS_PER_FILE lines plus a `… and N more` line."""
+    report = many("big.json", SHOWN_ERRORS_PER_FILE + 50)
+    failure = ET.fromstring(render([report], "junit")).find("testsuite/testcase/failure")
+    assert failure is not None
+    text = (failure.text or "").splitlines()
+    assert len(text) == SHOWN_ERRORS_PER_FILE + 1
+    assert text[0].startswith("2:5: $.rows[0]: error 0 [type;")
+    assert text[-1] == "… and 50 more errors in this file"
+    assert failure.get("message", "").endswith(f"(and {SHOWN_ERRORS_PER_FILE + 49} more)")
+
+
+def test_json_lists_the_first_errors_and_counts_the_rest(report_validator: Any) -> None:
+    """Json: at most LISTED_ERRORS_PER_FILE errors per file, `errors_omitted`, a full summary."""
+    reports = [many("big.json", LISTED_ERRORS_PER_FILE + 7), many("exact.json", 3), valid()]
+    document = json.loads(render(reports, "json"))
+    big, exact, good = document["files"]
+    assert len(big["errors"]) == LISTED_ERRORS_PER_FILE
+    assert big["errors"][-1]["message"] == f"error {LISTED_ERRORS_PER_FILE - 1}"
+    assert big["errors_omitted"] == 7
+    assert "errors_omitted" not in exact and "errors_omitted" not in good
+    assert document["summary"] == {"files": 3, "invalid": 2, "errors": LISTED_ERRORS_PER_FILE + 10}
+    assert_valid(report_validator, document)
+
+
+def test_json_lists_every_error_up_to_the_cap() -> None:
+    """Json: a file with exactly LISTED_ERRORS_PER_FILE errors lists all and omits nothing."""
+    (file,) = json.loads(render([many("a.json", LISTED_ERRORS_PER_FILE)], "json"))["files"]
+    assert len(file["errors"]) == LISTED_ERRORS_PER_FILE
+    assert "errors_omitted" not in file
+
+
+def test_report_schema_documents_errors_omitted() -> None:
+    """The report schema allows an optional positive `errors_omitted` and says what it counts."""
+    file = report_schema()["$defs"]["file"]
+    assert "errors_omitted" not in file["required"]
+    assert file["properties"]["errors_omitted"]["minimum"] == 1
+    assert f"{LISTED_ERRORS_PER_FILE:,}" in file["properties"]["errors"]["description"]
+
+
+def test_sarif_lists_the_first_errors_and_counts_the_rest(sarif_validator: Any) -> None:
+    """SARIF: at most LISTED_ERRORS_PER_FILE results per file; `errorsOmitted` counts the rest."""
+    reports = [many("big.json", LISTED_ERRORS_PER_FILE + 2), many("small.json", 1)]
+    log = json.loads(render(reports, "sarif"))
+    (run,) = log["runs"]
+    assert len(run["results"]) == LISTED_ERRORS_PER_FILE + 1
+    assert run["results"][-1]["properties"]["path"] == "small.json"
+    assert run["properties"] == {
+        "files": 2,
+        "invalid": 2,
+        "errors": LISTED_ERRORS_PER_FILE + 3,
+        "errorsOmitted": 2,
+    }
+    small = json.loads(render([many("a.json", 1)], "sarif"))
+    assert "errorsOmitted" not in small["runs"][0]["properties"]
+    assert_valid(sarif_validator, log)

@@ -7,7 +7,6 @@ or written gets its problems in its report and is left as it was, and the others
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import os
 import sys
@@ -16,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docmigrate import jsonio
+from docmigrate import jsonio, textdiff
 from docmigrate.exceptions import (
+    SHOWN_ERRORS,
     DetectionError,
     DocmigrateError,
     DocumentInvalidError,
@@ -309,14 +309,9 @@ def _upgrade_one(
 
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
-    style = detect_style(text)
-    indent = style.indent if options.indent is None else (options.indent or None)
-    ascii_only = style.ensure_ascii if options.ensure_ascii is None else options.ensure_ascii
-    return {
-        "indent": indent,
-        "ensure_ascii": ascii_only,
-        "trailing_newline": style.trailing_newline,
-    }
+    """The writer's options for a file read as ``text``: its own style, as options override."""
+    style = detect_style(text).overridden(indent=options.indent, ensure_ascii=options.ensure_ascii)
+    return style.dump_options()
 
 
 def _write(
@@ -351,12 +346,24 @@ def _write(
     report.action = "upgraded"
 
 
-def unified_diff(before: Any, after: Any, name: str) -> str:
-    """Return a unified diff of two documents pretty-printed the same way."""
-    old = jsonio.dumps(before, indent=2).splitlines(keepends=True)
-    new = jsonio.dumps(after, indent=2).splitlines(keepends=True)
-    lines = difflib.unified_diff(old, new, fromfile=f"{name} (before)", tofile=f"{name} (after)")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+def unified_diff(before: Any, after: Any, name: str, *, max_lines: int = 2_000) -> str:
+    """Return a unified diff of two documents pretty-printed the same way, capped in length.
+
+    Past ``max_lines`` lines the diff stops (what is shown still applies) and a last line says
+    how many lines were left out.
+    """
+    old = textdiff.split_lines(jsonio.dumps(before, indent=2) + "\n")
+    new = textdiff.split_lines(jsonio.dumps(after, indent=2) + "\n")
+    diff = textdiff.unified_diff(
+        old, new, f"{name} (before)", f"{name} (after)", max_lines=max_lines
+    )
+    text = "".join(diff.lines)
+    if diff.left_out:
+        text += (
+            f"… diff truncated: {diff.left_out} more lines; "
+            "run without --diff or use --out and diff the folders\n"
+        )
+    return text
 
 
 def record_migration_failure(
@@ -366,10 +373,15 @@ def record_migration_failure(
     if isinstance(error, DocumentInvalidError):
         report.problems += schema_problems(loaded, error.errors)
     elif isinstance(error, StepOutputInvalidError):
-        best = error.errors[0]
-        line, column = loaded.position(best.path)
-        message = f"step {error.step} produced an invalid document: {best.message}"
-        report.problems.append(Problem(line, column, best.json_path, message, best.keyword))
+        # The first errors, each placed (where the input has the place), then how many more.
+        for shown in error.errors[:SHOWN_ERRORS]:
+            line, column = loaded.position(shown.path)
+            message = f"step {error.step} produced an invalid document: {shown.message}"
+            report.problems.append(Problem(line, column, shown.json_path, message, shown.keyword))
+        more = len(error.errors) - SHOWN_ERRORS
+        if more > 0:
+            message = f"step {error.step} produced an invalid document: and {more} more error(s)"
+            report.problems.append(Problem(1, 1, "$", message, "more"))
     elif isinstance(error, MigrationError | DetectionError):
         where = getattr(error, "json_path", "$")
         report.problems.append(Problem(1, 1, where, str(error), type(error).__name__))
@@ -455,12 +467,13 @@ def format_size(size: int) -> str:
 
 
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:
-    """Place schema errors in the file by line and column."""
-    problems = []
-    for error in errors:
-        line, column = loaded.position(error.path)
-        problems.append(Problem(line, column, error.json_path, error.message, error.keyword))
-    return problems
+    """Place schema errors in the file by line and column, all of them in one pass over it."""
+    errors = list(errors)
+    places = loaded.positions(error.path for error in errors)
+    return [
+        Problem(line, column, error.json_path, error.message, error.keyword)
+        for error, (line, column) in zip(errors, places, strict=True)
+    ]
 
 
 def describe_families(registry: Registry) -> list[dict[str, Any]]:

@@ -34,3 +34,8 @@ def _visible_char(char: str) -> str:
     if unicodedata.category(char) in ("Cc", "Cs") or code in (0xFFFE, 0xFFFF):
         return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
     return char
+
+
+def count(number: int, noun: str) -> str:
+    """``number`` with ``noun`` in agreement: ``1 file``, ``3 files``, ``0 errors``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

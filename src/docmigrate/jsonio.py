@@ -14,12 +14,13 @@ is the specification; the fast one is an optimisation that must agree with it.
 from __future__ import annotations
 
 import codecs
+import functools
 import gc
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -45,6 +46,7 @@ __all__ = [
     "load_path",
     "loads",
     "locate",
+    "locate_all",
 ]
 
 JSONValue: TypeAlias = (
@@ -654,6 +656,10 @@ class LoadedDocument:
         """Return the 1-based (line, column) where the value at ``path`` starts (see locate)."""
         return locate(self.text, path)
 
+    def positions(self, paths: Iterable[Sequence[str | int]]) -> list[tuple[int, int]]:
+        """Return the position of each path in one pass over the text (see locate_all)."""
+        return locate_all(self.text, paths)
+
 
 def load_path(path: str | os.PathLike[str]) -> LoadedDocument:
     """Read and parse a file; OSError propagates unchanged, the source is ``str(path)``."""
@@ -738,13 +744,236 @@ def locate(text: str, path: Sequence[str | int]) -> tuple[int, int]:
     return _line_col(text, index)
 
 
+class _Wanted:
+    """A node of the tree of wanted paths; ``start`` is where its value begins (-1: not found).
+
+    Members (str keys) and elements (int keys) share one table: a str never equals an int.
+    """
+
+    __slots__ = ("below", "has_elements", "has_members", "parent", "start")
+
+    def __init__(self, parent: _Wanted | None) -> None:
+        self.parent = parent
+        self.below: dict[str | int, _Wanted] = {}
+        self.has_members = False
+        self.has_elements = False
+        self.start = -1
+
+    def found_start(self) -> int:
+        """Where this value starts, or its deepest ancestor found when it was not."""
+        node = self
+        while node.start < 0 and node.parent is not None:
+            node = node.parent
+        return node.start
+
+
+def _wanted_tree(paths: Iterable[Sequence[str | int]]) -> tuple[_Wanted, list[_Wanted], int]:
+    """The tree of ``paths``, each path's deepest node in it, and how many nodes it has.
+
+    A step that can never name a value (a bool, a negative index) ends its path there, as in
+    :func:`locate`.
+    """
+    root = _Wanted(None)
+    ends, count = [], 1
+    for path in paths:
+        node = root
+        for step in path:
+            if isinstance(step, bool) or (isinstance(step, int) and step < 0):
+                break
+            below = node.below.get(step)
+            if below is None:
+                below = node.below[step] = _Wanted(node)
+                count += 1
+                if isinstance(step, str):
+                    node.has_members = True
+                else:
+                    node.has_elements = True
+            node = below
+        ends.append(node)
+    return root, ends, count
+
+
+# A member name without escapes and the colon after it; a comma or closing bracket after a value.
+_PLAIN_MEMBER = re.compile('"([^"\\\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,\]}])[ \t\n\r]*")
+
+
+class _Open:
+    """A container the walk has entered because something inside it is wanted."""
+
+    __slots__ = ("closing", "count", "node")
+
+    def __init__(self, node: _Wanted, closing: str) -> None:
+        self.node = node
+        self.closing = closing
+        self.count = 0
+
+    def next_value(self, text: str, index: int) -> tuple[_Wanted | None, int]:
+        """The wanted node (or None) of the member or element at ``index``, and its value's start.
+
+        Raises ValueError when the text is not JSON there.
+        """
+        if self.closing == "]":
+            node = self.node.below.get(self.count)
+            self.count += 1
+            return node, index
+        plain = _PLAIN_MEMBER.match(text, index)
+        if plain is not None:  # the usual name, without escapes: one regular expression
+            name, index = plain.group(1), plain.end()
+        else:
+            if not text.startswith('"', index):
+                raise ValueError("expected a member name")
+            name, index = _scanstring(text, index + 1, True)
+            index = _skip_ws(text, index)
+            if not text.startswith(":", index):
+                raise ValueError("expected ':'")
+            index = _skip_ws(text, index + 1)
+        member = self.node.below.get(name)
+        if member is not None and member.start >= 0:
+            member = None  # a repeated name: the first one counts, as in locate
+        return member, index
+
+
+def _walk(text: str, root: _Wanted, wanted: int) -> None:
+    """Record where each of the ``wanted`` nodes under ``root`` starts, reading ``text`` once.
+
+    Only containers holding a wanted value are entered; every other value is skipped with the C
+    scanner, so each character is read once. Stops when all are found or the text ends; raises
+    ValueError or RecursionError where the text is not JSON.
+    """
+    skip_value = json.JSONDecoder().raw_decode
+    frames: list[_Open] = []
+    node: _Wanted | None = root
+    index = _skip_ws(text, 0)
+    while True:
+        # A value starts at index; node is what is wanted of it (None: nothing).
+        if node is None:
+            _, index = skip_value(text, index)
+        else:
+            node.start = index
+            wanted -= 1
+            if wanted == 0:
+                return
+            opening = text[index : index + 1]
+            if (opening == "{" and node.has_members) or (opening == "[" and node.has_elements):
+                frame = _Open(node, "}" if opening == "{" else "]")
+                index = _skip_ws(text, index + 1)
+                if not text.startswith(frame.closing, index):
+                    frames.append(frame)
+                    node, index = frame.next_value(text, index)
+                    continue
+                index += 1
+            else:
+                _, index = skip_value(text, index)
+        # The value ended at index: go on to the next sibling, closing finished containers.
+        while frames:
+            separator = _SEPARATOR.match(text, index)
+            if separator is None or separator.group(1) not in (",", frames[-1].closing):
+                raise ValueError(f"expected ',' or '{frames[-1].closing}'")
+            index = separator.end()
+            if separator.group(1) == ",":
+                node, index = frames[-1].next_value(text, index)
+                break
+            frames.pop()
+        else:
+            return
+
+
+def _line_cols(text: str, indexes: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """The (line, column) of each index (as :func:`_line_col`), counting lines in one pass."""
+    places: dict[int, tuple[int, int]] = {}
+    line, line_start, previous = 1, 0, 0
+    for index in sorted(set(indexes)):
+        newlines = text.count("\n", previous, index)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", previous, index) + 1
+        places[index] = (line, index - line_start + 1)
+        previous = index
+    return places
+
+
+def locate_all(text: str, paths: Iterable[Sequence[str | int]]) -> list[tuple[int, int]]:
+    """Return the (line, column) of every path in ``paths``, in order, each as :func:`locate` would.
+
+    The wanted paths are gathered first and ``text`` is then read once, so placing many paths
+    (every schema error of a document) takes time linear in the size of the text, not in the
+    text times the number of paths.
+    """
+    with gc_paused():
+        root, ends, count = _wanted_tree(paths)
+        root.start = _skip_ws(text, 0)
+        # Where the text stops being JSON, what was found before stays (as with locate).
+        with suppress(ValueError, RecursionError):
+            _walk(text, root, count)
+    starts = [end.found_start() for end in ends]
+    places = _line_cols(text, starts)
+    return [places[start] for start in starts]
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
 
 _SCALAR_TYPES = frozenset({type(None), bool, int, str, Decimal})
 _VALUE_TYPES = _SCALAR_TYPES | {list, dict}
-_NON_ASCII = re.compile("[\x7f-\U0010ffff]")
+_NON_ASCII_TEXT = re.compile("[\x7f-\U0010ffff]+")
+# In UTF-8 every byte of a non-ASCII character is >= 0x80, so a run of such bytes (with DEL,
+# which ensure_ascii escapes too) is always whole characters.
+_NON_ASCII_UTF8 = re.compile(b"[\x7f-\xff]+")
+_INDENT_UNIT = re.compile("[ \t]*")
+_ITEM_SEPARATOR = re.compile("[ \t]*,[ \t]*")
+_KEY_SEPARATOR = re.compile("[ \t]*:[ \t]*")
+_NEWLINES = ("\n", "\r\n")
+# orjson's two-space text holds no newline inside a string (it writes "\n" as an escape), so a
+# newline and the spaces after it are always layout: each can be rewritten without parsing.
+_LINE_BREAK_KEPT = re.compile(b"(\n *)")
+_LINE_BREAK = re.compile(b"\n *")
+_CHUNK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the writer puts whitespace: ``json.dumps``'s indent and separators, and line ends."""
+
+    indent: str | None
+    """One level of indentation; None writes the whole value on one line."""
+    item_separator: str
+    key_separator: str
+    newline: str
+
+
+def _checked_layout(
+    indent: int | str | None, separators: tuple[str, str] | None, newline: str
+) -> _Layout:
+    """Check the layout arguments of the writers; ValueError names the first bad one."""
+    unit: str | None
+    if indent is None:
+        unit = None
+    elif type(indent) is int and indent >= 0:
+        unit = " " * indent
+    elif type(indent) is str and _INDENT_UNIT.fullmatch(indent):
+        unit = indent
+    else:
+        raise ValueError(
+            f"indent must be None, a non-negative int or spaces and tabs, not {indent!r}"
+        )
+    if separators is None:
+        separators = (",", ":") if unit is None else (",", ": ")
+    if not (
+        type(separators) is tuple
+        and len(separators) == 2
+        and type(separators[0]) is str
+        and type(separators[1]) is str
+        and _ITEM_SEPARATOR.fullmatch(separators[0])
+        and _KEY_SEPARATOR.fullmatch(separators[1])
+    ):
+        raise ValueError(
+            f"separators must be (',', ':') with optional spaces or tabs around, not {separators!r}"
+        )
+    if newline not in _NEWLINES:
+        raise ValueError(f"newline must be '\\n' or '\\r\\n', not {newline!r}")
+    return _Layout(unit, separators[0], separators[1], newline)
 
 
 def _check_for_orjson(value: JSONValue) -> None:
@@ -782,34 +1011,112 @@ def _orjson_default(obj: object) -> orjson.Fragment:
     raise TypeError(f"{type(obj).__name__} is not a JSON value")
 
 
-def _escape_non_ascii(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code > 0xFFFF:
-        code -= 0x10000
-        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
+def _escaped_text_run(match: re.Match[str]) -> str:
+    return encode_basestring_ascii(match.group())[1:-1]
 
 
-def _orjson_bytes(value: JSONValue, indent: int | None, newline: bool) -> bytes | None:
-    """Serialise with orjson when it can do exactly what the pure writer would; else None."""
-    if indent not in (None, 2):
+def _escaped_utf8_run(match: re.Match[bytes]) -> bytes:
+    return encode_basestring_ascii(match.group().decode("utf-8"))[1:-1].encode("ascii")
+
+
+def _is_orjson_layout(layout: _Layout) -> bool:
+    """Whether orjson writes ``layout`` itself: compact, or two spaces with LF and ","."""
+    if layout.indent is None:
+        return layout.item_separator == "," and layout.key_separator == ":"
+    return (layout.indent, layout.item_separator, layout.key_separator, layout.newline) == (
+        "  ",
+        ",",
+        ": ",
+        "\n",
+    )
+
+
+def _orjson_bytes(value: JSONValue, layout: _Layout, end: str) -> bytes | None:
+    """Serialise with orjson (plus ``end``) when that gives what the pure writer would; else None.
+
+    orjson writes compact text or two-space indentation. Any other layout with the key
+    separator ``": "`` is made from the two-space text by rewriting its line breaks (linear,
+    at C speed per line); other key separators go to the pure writer.
+    """
+    direct = _is_orjson_layout(layout)
+    if not direct and layout.key_separator != ": ":
         return None
     _check_for_orjson(value)
-    option = orjson.OPT_INDENT_2 if indent == 2 else 0
-    if newline:
+    appended = direct and end == "\n"
+    option = 0 if direct and layout.indent is None else orjson.OPT_INDENT_2
+    if appended:
         option |= orjson.OPT_APPEND_NEWLINE
     try:
-        return orjson.dumps(value, default=_orjson_default, option=option)
+        data = orjson.dumps(value, default=_orjson_default, option=option)
     except TypeError:  # orjson.JSONEncodeError: big int, lone surrogate, bad key or Decimal
         return None
+    if not direct:
+        data = _relaid(data, layout)
+    return data if appended or not end else data + end.encode("ascii")
 
 
-def _python_dumps(value: JSONValue, indent: int | None, ensure_ascii: bool) -> str:
-    """Write like ``json.dumps(indent=indent, ensure_ascii=ensure_ascii)`` with exact numbers."""
+def _relaid(data: bytes, layout: _Layout) -> bytes:
+    """Rewrite orjson's two-space text (no final newline) into ``layout`` (key separator ": ")."""
+    if layout.item_separator != ",":
+        data = data.replace(b",\n", layout.item_separator.encode("ascii") + b"\n")
+    if layout.indent == "  ":
+        return data if layout.newline == "\n" else data.replace(b"\n", b"\r\n")
+    rewrite: Callable[[bytes], bytes]
+    if layout.indent is None:
+        rewrite = functools.partial(_LINE_BREAK.sub, b"")
+    else:
+        rewrite = functools.partial(_reindented, _line_starts(layout.indent, layout.newline))
+    return b"".join(map(rewrite, _chunks(data)))
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    """Cut ``data`` into pieces of about 1 MiB, each just before a newline.
+
+    Rewriting a piece at a time keeps the per-line objects of a huge text from piling up.
+    """
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + _CHUNK_SIZE)
+        end = len(data) if end < 0 else end
+        yield data[start:end]
+        start = end
+
+
+def _reindented(line_starts: dict[bytes, bytes], data: bytes) -> bytes:
+    """Replace every line break of two-space text by its entry in ``line_starts``."""
+    pieces = _LINE_BREAK_KEPT.split(data)
+    pieces[1::2] = map(line_starts.__getitem__, pieces[1::2])
+    return b"".join(pieces)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(indent: str, newline: str) -> dict[bytes, bytes]:
+    """Map each line break of two-space text (newline, two spaces a level) to ``indent``'s."""
+    return {
+        b"\n" + b"  " * level: (newline + indent * level).encode("ascii")
+        for level in range(MAX_DEPTH + 1)
+    }
+
+
+def _python_dumps(
+    value: JSONValue,
+    indent: int | str | None,
+    ensure_ascii: bool,
+    *,
+    separators: tuple[str, str] | None = None,
+    newline: str = "\n",
+) -> str:
+    """Write like ``json.dumps`` with the same arguments, with exact numbers (see dumps)."""
+    return _python_write(value, _checked_layout(indent, separators, newline), ensure_ascii)
+
+
+def _python_write(value: JSONValue, layout: _Layout, ensure_ascii: bool) -> str:
+    """The pure-Python writer: the specification the orjson path must agree with."""
     encode: Callable[[str], str] = encode_basestring_ascii if ensure_ascii else encode_basestring
     parts: list[str] = []
     add = parts.append
-    item_separator, key_separator = (",", ":") if indent is None else (",", ": ")
+    item_separator, key_separator = layout.item_separator, layout.key_separator
+    unit, newline = layout.indent, layout.newline
 
     def write_string(text: str) -> None:
         if type(text) is not str:
@@ -840,7 +1147,7 @@ def _python_dumps(value: JSONValue, indent: int | None, ensure_ascii: bool) -> s
             if not item:
                 add(opening + closing)
                 return
-            inner = "" if indent is None else "\n" + " " * (indent * (level + 1))
+            inner = "" if unit is None else newline + unit * (level + 1)
             add(opening)
             if isinstance(item, dict):
                 for number, (key, member) in enumerate(item.items()):
@@ -852,7 +1159,7 @@ def _python_dumps(value: JSONValue, indent: int | None, ensure_ascii: bool) -> s
                 for number, element in enumerate(item):  # type: ignore[arg-type]
                     add(item_separator + inner if number else inner)
                     write(element, level + 1)
-            add("" if indent is None else "\n" + " " * (indent * level))
+            add("" if unit is None else newline + unit * level)
             add(closing)
         else:
             raise TypeError(f"{kind.__name__} is not a JSON value (use int, Decimal, ...)")
@@ -861,45 +1168,55 @@ def _python_dumps(value: JSONValue, indent: int | None, ensure_ascii: bool) -> s
     return "".join(parts)
 
 
-def _check_indent(indent: int | None) -> None:
-    if indent is not None and (type(indent) is not int or indent < 0):
-        raise ValueError(f"indent must be None or a non-negative int, not {indent!r}")
+def dumps(
+    value: JSONValue,
+    *,
+    indent: int | str | None = 2,
+    ensure_ascii: bool = False,
+    separators: tuple[str, str] | None = None,
+    newline: str = "\n",
+) -> str:
+    r"""Write ``value`` as JSON text, without a trailing newline.
 
-
-def dumps(value: JSONValue, *, indent: int | None = 2, ensure_ascii: bool = False) -> str:
-    """Write ``value`` as JSON text, without a trailing newline.
-
-    The layout is that of ``json.dumps`` with the same ``indent`` (separators ``","`` and
-    ``": "`` when indented, ``","`` and ``":"`` when compact); numbers use
+    The layout is that of ``json.dumps`` with the same ``indent`` (None: one line; N: N spaces
+    a level; a string of spaces and tabs: that string a level), ``separators`` and
+    ``ensure_ascii``. ``separators`` defaults to ``(",", ":")`` on one line (``json.dumps``
+    says ``(", ", ": ")``) and to ``(",", ": ")`` when indented; each may only add spaces or
+    tabs around its ``,`` or ``:``. ``newline`` (``"\n"`` or ``"\r\n"``) ends each line of
+    indented text. Empty arrays and objects are ``[]`` and ``{}``; numbers use
     :func:`format_number`. Raises TypeError for a value that is not JSON (float included) and
-    ValueError for one :func:`loads` would refuse (lone surrogate, too deep, number out of range).
+    ValueError for a bad layout argument or a value :func:`loads` would refuse (lone
+    surrogate, too deep, number out of range).
     """
-    _check_indent(indent)
-    fast = _orjson_bytes(value, indent, newline=False)
+    layout = _checked_layout(indent, separators, newline)
+    fast = _orjson_bytes(value, layout, end="")
     if fast is None:
-        return _python_dumps(value, indent, ensure_ascii)
+        return _python_write(value, layout, ensure_ascii)
     text = fast.decode("utf-8")
     if ensure_ascii:
         # Outside strings orjson writes only ASCII, so this touches string contents only.
-        text = _NON_ASCII.sub(_escape_non_ascii, text)
+        text = _NON_ASCII_TEXT.sub(_escaped_text_run, text)
     return text
 
 
 def dump_bytes(
     value: JSONValue,
     *,
-    indent: int | None = 2,
+    indent: int | str | None = 2,
     ensure_ascii: bool = False,
+    separators: tuple[str, str] | None = None,
+    newline: str = "\n",
     trailing_newline: bool = True,
 ) -> bytes:
-    """Write ``value`` as UTF-8 JSON (see :func:`dumps`), by default ending with a newline."""
-    _check_indent(indent)
-    if not ensure_ascii:
-        fast = _orjson_bytes(value, indent, newline=trailing_newline)
-        if fast is not None:
-            return fast
-    text = dumps(value, indent=indent, ensure_ascii=ensure_ascii)
-    return (text + "\n" if trailing_newline else text).encode("utf-8")
+    """Write ``value`` as UTF-8 JSON (see :func:`dumps`), by default ending with ``newline``."""
+    layout = _checked_layout(indent, separators, newline)
+    end = newline if trailing_newline else ""
+    fast = _orjson_bytes(value, layout, end)
+    if fast is None:
+        return (_python_write(value, layout, ensure_ascii) + end).encode("utf-8")
+    if ensure_ascii:
+        return _NON_ASCII_UTF8.sub(_escaped_utf8_run, fast)
+    return fast
 
 
 def clone(value: JSONValue) -> JSONValue:

@@ -22,13 +22,19 @@ into the whole output of one format, ending with a newline:
 
 Every problem in every format carries its line and column, its JSON path, the family and
 version the file was checked against, and the keyword that failed (or the kind of problem).
+
+A file can hold many thousands of errors, so what is shown of each file is capped: ``text``
+and ``junit`` show its first :data:`SHOWN_ERRORS_PER_FILE` errors and then a line
+``… and N more errors in this file``; ``json`` and ``sarif`` list its first
+:data:`LISTED_ERRORS_PER_FILE`, and ``json`` gives the number left out as ``errors_omitted``
+(``sarif`` as the run property ``errorsOmitted``). ``github`` shows at most
+:data:`GITHUB_ANNOTATION_LIMIT` in all. Summary counts always count every error.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -36,13 +42,17 @@ from typing import Any
 from urllib.parse import quote
 
 from docmigrate import __version__
+from docmigrate.display import count, visible
 from docmigrate.reports import FileReport, Problem
 
 __all__ = [
     "FORMATS",
     "GITHUB_ANNOTATION_LIMIT",
+    "LISTED_ERRORS_PER_FILE",
     "REPORT_FORMAT_VERSION",
     "SARIF_SCHEMA_URI",
+    "SHOWN_ERRORS_PER_FILE",
+    "problem_lines",
     "render",
     "report_schema",
     "summary_line",
@@ -56,6 +66,12 @@ REPORT_FORMAT_VERSION = 1
 
 GITHUB_ANNOTATION_LIMIT = 10
 """GitHub shows at most this many error annotations per step."""
+
+SHOWN_ERRORS_PER_FILE = 100
+"""``text`` and ``junit`` show at most this many errors of one file, then how many more."""
+
+LISTED_ERRORS_PER_FILE = 10_000
+"""``json`` and ``sarif`` list at most this many errors of one file and count the rest."""
 
 SARIF_SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -128,30 +144,42 @@ def report_schema() -> dict[str, Any]:
 def summary_line(reports: Sequence[FileReport]) -> str:
     """One line counting files, invalid files and problems: ``N files, M invalid, K errors``.
 
-    The words stay plural whatever the counts, so the line is easy to match.
+    Nouns agree with their numbers (``1 file, 1 invalid, 1 error``).
     """
     files, invalid, errors = _counts(reports)
-    return f"{files} files, {invalid} invalid, {errors} errors"
+    return f"{count(files, 'file')}, {invalid} invalid, {count(errors, 'error')}"
 
 
 # --- text -------------------------------------------------------------------------------------
 
 
 def _render_text(reports: Sequence[FileReport], *, color: bool) -> str:
-    lines = []
-    for report in reports:
-        path = _visible(report.path)
-        for problem in report.problems:
-            location = f"{path}:{problem.line}:{problem.column}:"
-            where = f"{_visible(problem.json_path)}:"
-            message = _visible(problem.message)
-            if color:
-                location = f"{_BOLD}{location}{_RESET}"
-                where = f"{_DIM}{where}{_RESET}"
-                message = f"{_RED}{message}{_RESET}"
-            lines.append(f"{location} {where} {message}")
+    lines = [line for report in reports for line in problem_lines(report, color=color)]
     lines.append(summary_line(reports))
     return "\n".join(lines) + "\n"
+
+
+def problem_lines(report: FileReport, *, color: bool = False) -> list[str]:
+    """One file's problems as ``file:line:col: <json path>: message`` lines, escaped.
+
+    Only the first :data:`SHOWN_ERRORS_PER_FILE` are listed, then one line saying how many
+    more there are.
+    """
+    lines = []
+    path = visible(report.path)
+    shown, left_out = _first(report.problems, SHOWN_ERRORS_PER_FILE)
+    for problem in shown:
+        location = f"{path}:{problem.line}:{problem.column}:"
+        where = f"{visible(problem.json_path)}:"
+        message = visible(problem.message)
+        if color:
+            location = f"{_BOLD}{location}{_RESET}"
+            where = f"{_DIM}{where}{_RESET}"
+            message = f"{_RED}{message}{_RESET}"
+        lines.append(f"{location} {where} {message}")
+    if left_out:
+        lines.append(f"{path}: {_more_errors(left_out)}")
+    return lines
 
 
 # --- json -------------------------------------------------------------------------------------
@@ -169,6 +197,7 @@ def _render_json(reports: Sequence[FileReport], tool_version: str) -> str:
 
 
 def _file_object(report: FileReport) -> dict[str, Any]:
+    listed, left_out = _first(report.problems, LISTED_ERRORS_PER_FILE)
     item: dict[str, Any] = {
         "path": report.path,
         "family": report.family,
@@ -184,11 +213,12 @@ def _file_object(report: FileReport) -> dict[str, Any]:
                 "family": report.family,
                 "version": report.version,
             }
-            for problem in report.problems
+            for problem in listed
         ],
     }
-    # What `upgrade` and `import` add; absent for `validate`.
+    # Absent unless the errors were capped, and what `upgrade` and `import` add.
     optional: dict[str, Any] = {
+        "errors_omitted": left_out,
         "target": report.target,
         "steps": list(report.steps),
         "action": report.action,
@@ -273,7 +303,7 @@ def _render_junit(reports: Sequence[FileReport]) -> str:
         },
     )
     for report in reports:
-        path = _visible(report.path)
+        path = visible(report.path)
         unreadable = _unreadable(report)
         suite = ET.SubElement(
             root,
@@ -288,12 +318,12 @@ def _render_junit(reports: Sequence[FileReport]) -> str:
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("family", report.family), ("version", report.version)):
-            ET.SubElement(properties, "property", {"name": name, "value": _visible(value or "")})
+            ET.SubElement(properties, "property", {"name": name, "value": visible(value or "")})
         case = ET.SubElement(
             suite,
             "testcase",
             {
-                "classname": f"{TOOL_NAME}.{_visible(report.family or 'unknown')}",
+                "classname": f"{TOOL_NAME}.{visible(report.family or 'unknown')}",
                 "name": path,
                 "file": path,
             },
@@ -305,12 +335,21 @@ def _render_junit(reports: Sequence[FileReport]) -> str:
             outcome = ET.SubElement(
                 case,
                 "error" if unreadable else "failure",
-                {"message": message, "type": _visible(first.keyword or "error")},
+                {"message": message, "type": visible(first.keyword or "error")},
             )
-            outcome.text = "\n".join(_junit_line(report, p) for p in report.problems) + "\n"
+            outcome.text = _junit_text(report)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _junit_text(report: FileReport) -> str:
+    """One line per problem shown, and one saying how many more there are if any."""
+    shown, left_out = _first(report.problems, SHOWN_ERRORS_PER_FILE)
+    lines = [_junit_line(report, problem) for problem in shown]
+    if left_out:
+        lines.append(_more_errors(left_out))
+    return "\n".join(lines) + "\n"
 
 
 def _unreadable(report: FileReport) -> bool:
@@ -319,7 +358,7 @@ def _unreadable(report: FileReport) -> bool:
 
 def _junit_line(report: FileReport, problem: Problem) -> str:
     checked = " ".join(part for part in (report.family, report.version) if part) or "unknown"
-    return _visible(
+    return visible(
         f"{problem.line}:{problem.column}: {problem.json_path}: {problem.message} "
         f"[{problem.keyword or 'error'}; {checked}]"
     )
@@ -329,7 +368,8 @@ def _junit_line(report: FileReport, problem: Problem) -> str:
 
 
 def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
-    keywords = sorted({_rule_keyword(p) for r in reports for p in r.problems})
+    listed = [(report, _first(report.problems, LISTED_ERRORS_PER_FILE)) for report in reports]
+    keywords = sorted({_rule_keyword(p) for _, (problems, _) in listed for p in problems})
     rule_index = {keyword: index for index, keyword in enumerate(keywords)}
     rules = [
         {
@@ -342,10 +382,14 @@ def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
     ]
     results = [
         _sarif_result(report, problem, rule_index[_rule_keyword(problem)])
-        for report in reports
-        for problem in report.problems
+        for report, (problems, _) in listed
+        for problem in problems
     ]
     files, invalid, errors = _counts(reports)
+    properties = {"files": files, "invalid": invalid, "errors": errors}
+    omitted = sum(left_out for _, (_, left_out) in listed)
+    if omitted:
+        properties["errorsOmitted"] = omitted
     log = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -360,7 +404,7 @@ def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                 },
                 "columnKind": "unicodeCodePoints",
                 "results": results,
-                "properties": {"files": files, "invalid": invalid, "errors": errors},
+                "properties": properties,
             }
         ],
     }
@@ -438,35 +482,21 @@ def _quote_path(path: str) -> str:
 # --- shared -----------------------------------------------------------------------------------
 
 
+def _first(problems: list[Problem], limit: int) -> tuple[list[Problem], int]:
+    """The first ``limit`` problems, and how many are left out."""
+    return problems[:limit], max(len(problems) - limit, 0)
+
+
+def _more_errors(left_out: int) -> str:
+    return f"… and {left_out} more {'error' if left_out == 1 else 'errors'} in this file"
+
+
 def _counts(reports: Sequence[FileReport]) -> tuple[int, int, int]:
     return (
         len(reports),
         sum(not r.ok for r in reports),
         sum(len(r.problems) for r in reports),
     )
-
-
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
-
-
-def _visible(value: str) -> str:
-    """``value`` on one line, with control characters shown as escapes (never sent raw).
-
-    Keeps a message's text from breaking the one-line-per-problem layout, from sending
-    terminal escape sequences, and from holding characters XML 1.0 cannot carry.
-    """
-    return "".join(_visible_char(char) for char in value)
-
-
-def _visible_char(char: str) -> str:
-    code = ord(char)
-    if char == "\t":
-        return char
-    if char in _NAMED_ESCAPES:
-        return _NAMED_ESCAPES[char]
-    if unicodedata.category(char) in ("Cc", "Cs") or code in (0xFFFE, 0xFFFF):
-        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-    return char
 
 
 def _encodable(value: Any) -> Any:
