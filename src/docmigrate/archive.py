@@ -102,14 +102,14 @@ class UpgradeTask:
         given: dict[str, str] = {}
         job = replace(
             self.job,
-            path=_anchor(self.job.path, cwd, given),
-            root=_anchor(self.job.root, cwd, given),
-            destination=_anchor(self.job.destination, cwd, given),
+            path=anchor(self.job.path, cwd, given),
+            root=anchor(self.job.root, cwd, given),
+            destination=anchor(self.job.destination, cwd, given),
         )
         options = replace(
             self.options,
-            out=_anchor(self.options.out, cwd, given),
-            backup=_anchor(self.options.backup, cwd, given),
+            out=anchor(self.options.out, cwd, given),
+            backup=anchor(self.options.backup, cwd, given),
         )
         return UpgradeTask(job, options), given
 
@@ -143,15 +143,15 @@ class ValidateTask:
     def anchored(self, cwd: Path) -> tuple[ValidateTask, dict[str, str]]:
         """Return the validation with its path absolute under ``cwd``."""
         given: dict[str, str] = {}
-        return replace(self, path=_anchor(self.path, cwd, given)), given
+        return replace(self, path=anchor(self.path, cwd, given)), given
 
 
 @overload
-def _anchor(path: Path, cwd: Path, given: dict[str, str]) -> Path: ...
+def anchor(path: Path, cwd: Path, given: dict[str, str]) -> Path: ...
 @overload
-def _anchor(path: None, cwd: Path, given: dict[str, str]) -> None: ...
-def _anchor(path: Path | None, cwd: Path, given: dict[str, str]) -> Path | None:
-    """``path`` absolute under ``cwd`` (as written: ``..`` kept), noted in ``given``."""
+def anchor(path: None, cwd: Path, given: dict[str, str]) -> None: ...
+def anchor(path: Path | None, cwd: Path, given: dict[str, str]) -> Path | None:
+    """Return ``path`` absolute under ``cwd`` (as written: ``..`` kept), noted in ``given``."""
     if path is None or path.is_absolute():
         return path
     absolute = cwd / path

@@ -54,8 +54,15 @@ from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import problem_lines, render
 from docmigrate.reports import FileReport
-from docmigrate.store import OnDuplicate, is_in_memory, open_store
-from docmigrate.transfer import export_bytes, export_document, import_paths
+from docmigrate.store import OnDuplicate, database_url, is_in_memory, open_store
+from docmigrate.transfer import (
+    ImportOptions,
+    ImportTask,
+    export_bytes,
+    export_document,
+    import_paths,
+    store_prepared,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 REPORT_FORMAT_VERSION = 1
@@ -560,6 +567,7 @@ def _refuse_in_memory(db: str, why: str) -> None:
 @max_file_size_option
 @step_timeout_option
 @action_format_option
+@scheduler_options
 @family_path_option
 def import_(
     paths: tuple[Path, ...],
@@ -570,6 +578,8 @@ def import_(
     max_file_size: int,
     step_timeout: float | None,
     output_format: str,
+    scheduler: str | None,
+    scheduler_timeout: float | None,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Import files into a database: validate, upgrade to current, write each file atomically.
@@ -579,21 +589,31 @@ def import_(
     """
     _refuse_in_memory(db, "so everything imported would be thrown away")
     settings = load_settings(Path.cwd())
+    chosen, timeout = _scheduler(scheduler, scheduler_timeout, settings)
+    if chosen is not None and any(str(p) == "-" for p in paths):
+        raise click.UsageError(
+            "--scheduler runs on workers that cannot read this standard input: give files"
+        )
     registry = _registry(family_paths)
     _known_family(registry, family_name)
-    with open_store(db) as store:
-        reports = list(
-            import_paths(
-                paths,
-                registry,
-                store,
-                on_duplicate=on_duplicate,
-                family_name=family_name,
-                exclude=exclude or settings.exclude,
-                max_file_size=max_file_size,
-                step_timeout=step_timeout,
+    options = ImportOptions(family_name, max_file_size, step_timeout, on_duplicate)
+    if chosen is None:
+        with open_store(db) as store:
+            reports = list(
+                import_paths(
+                    paths,
+                    registry,
+                    store,
+                    on_duplicate=on_duplicate,
+                    family_name=family_name,
+                    exclude=exclude or settings.exclude,
+                    max_file_size=max_file_size,
+                    step_timeout=step_timeout,
+                )
             )
-        )
+    else:
+        files = [path for path, _ in iter_json_files(paths, exclude or settings.exclude)]
+        reports = _import_on_cluster(files, db, registry, options, chosen, timeout, family_paths)
     if output_format == "json":
         _echo_json(reports)
     else:
@@ -615,6 +635,39 @@ def import_(
             f"{count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
         )
     _exit(reports)
+
+
+def _import_on_cluster(
+    files: Sequence[Path],
+    db: str,
+    registry: Registry,
+    options: ImportOptions,
+    scheduler: str,
+    timeout: float,
+    family_paths: Sequence[Path],
+) -> list[FileReport]:
+    """Import on a Dask cluster: PostgreSQL is written by the workers, SQLite by this process.
+
+    A SQLite database takes one writer at a time, so there the workers read, validate and
+    upgrade, and this process stores each file's records in input order as they arrive.
+    """
+    sqlite = database_url(db).startswith("sqlite")
+    tasks = [ImportTask(path, options, None if sqlite else db) for path in files]
+    source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
+    progress = Progress(len(tasks))
+    with (
+        open_executor(
+            scheduler, workers=1, registry=registry, source=source, timeout=timeout,
+            announce=_announce,
+        ) as executor,  # first: a cluster that cannot do the work stops the run before any write
+        open_store(db) as store,  # made here, so that workers do not race to create the tables
+    ):  # fmt: skip
+
+        def finished(report: FileReport) -> None:
+            store_prepared(report, registry, store, on_duplicate=options.on_duplicate)
+            progress(report)
+
+        return list(executor.run_tasks(tasks, registry, source, progress=finished))
 
 
 @cli.command()

@@ -74,7 +74,7 @@ def load_settings(cwd: Path) -> Settings:
     scheduler = table.get("scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigurationError(
-            f"{path}: scheduler must be an address such as \"tcp://HOST:8786\" or \"local:4\", "
+            f'{path}: scheduler must be an address such as "tcp://HOST:8786" or "local:4", '
             f"not {reprlib.repr(scheduler)}"
         )
     timeout = table.get("scheduler-timeout")

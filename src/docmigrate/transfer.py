@@ -7,11 +7,14 @@ is written in one transaction: all of its records or none.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from docmigrate import jsonio
+from docmigrate.archive import WORKER_DIED, anchor
 from docmigrate.commands import (
     DEFAULT_MAX_FILE_SIZE,
     file_guard,
@@ -25,7 +28,7 @@ from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
-from docmigrate.store import OnDuplicate, Provenance, Store, WriteReport
+from docmigrate.store import OnDuplicate, Provenance, Store, WriteReport, open_store
 from docmigrate.validation import validate
 
 
@@ -72,14 +75,40 @@ def _import_one(
     max_file_size: int,
     step_timeout: float | None,
 ) -> None:
+    prepared = prepare_import(path, registry, report, family_name, max_file_size, step_timeout)
+    if prepared is not None:
+        store_import(prepared, store, report, on_duplicate=on_duplicate)
+
+
+@dataclass
+class PreparedImport:
+    """A document read, validated and upgraded to current, ready to be written to a store."""
+
+    path: Path
+    document: Any
+    family: Family
+    provenance: Provenance
+    loaded: jsonio.LoadedDocument | None
+    """The document as read, to place store errors by line; None: read the file again."""
+
+
+def prepare_import(
+    path: Path,
+    registry: Registry,
+    report: FileReport,
+    family_name: str | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    step_timeout: float | None = None,
+) -> PreparedImport | None:
+    """Read, detect, validate and upgrade ``path`` for import; on failure, say why in ``report``."""
     opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
     if opened is None:
-        return
+        return None
     try:
         result = migrate(opened.loaded.value, opened.family, step_timeout=step_timeout)
     except DocmigrateError as error:
         record_migration_failure(opened.loaded, error, report)
-        return
+        return None
     report.target = result.target
     report.steps = [str(step.info) for step in result.plan]
     provenance = Provenance(
@@ -88,13 +117,131 @@ def _import_one(
         source_version=result.source,
         steps=tuple(report.steps),
     )
+    return PreparedImport(path, result.document, opened.family, provenance, opened.loaded)
+
+
+def store_import(
+    prepared: PreparedImport,
+    store: Store,
+    report: FileReport,
+    *,
+    on_duplicate: OnDuplicate | None = None,
+) -> None:
+    """Write a prepared document to ``store`` in one transaction; say what it did in ``report``."""
     try:
-        written = store.write(result.document, opened.family, provenance, on_duplicate=on_duplicate)
+        written = store.write(
+            prepared.document, prepared.family, prepared.provenance, on_duplicate=on_duplicate
+        )
     except StoreError as error:
-        report.problems.append(_store_problem(opened.loaded, error))
+        report.problems.append(_store_problem(prepared, error))
     else:
         report.action = import_action(written)
         report.counts = written.counts
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How ``import`` treats each file (picklable: it travels to Dask workers)."""
+
+    family_name: str | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    step_timeout: float | None = None
+    on_duplicate: OnDuplicate | None = None
+
+
+class PreparedReport(FileReport):
+    """A file's report that also carries its prepared document to the process that stores it.
+
+    ``prepared`` is not a dataclass field, so reports and JSON output are those of any file.
+    """
+
+    prepared: tuple[Any, str, Provenance] | None = None
+    """The document upgraded to current, its family's name and the provenance to record."""
+
+
+_WORKER_STORES: dict[str, Store] = {}
+_OPENING = threading.Lock()
+
+
+def _worker_store(db: str) -> Store:
+    """The store at ``db``, opened once per worker process (and closed when it exits)."""
+    with _OPENING:
+        if db not in _WORKER_STORES:
+            _WORKER_STORES[db] = open_store(db)
+        return _WORKER_STORES[db]
+
+
+@dataclass(frozen=True)
+class ImportTask:
+    """Import one file, on a worker: into ``db`` there, or (``db`` None) only up to storing.
+
+    Without ``db`` the report is a :class:`PreparedReport` and the process that gathers the
+    reports stores each in order (:func:`store_prepared`): a SQLite database has one writer.
+    """
+
+    path: Path
+    options: ImportOptions
+    db: str | None = None
+
+    def run(self, registry: Registry) -> FileReport:
+        """Read, validate and upgrade the file, and write it if a database is named."""
+        report = (
+            PreparedReport(path=str(self.path))
+            if self.db is None
+            else FileReport(path=str(self.path))
+        )
+        with file_guard(report):
+            options = self.options
+            prepared = prepare_import(
+                self.path,
+                registry,
+                report,
+                options.family_name,
+                options.max_file_size,
+                options.step_timeout,
+            )
+            if prepared is None:
+                return report
+            if self.db is None and isinstance(report, PreparedReport):
+                report.prepared = (prepared.document, prepared.family.name, prepared.provenance)
+            else:
+                store = _worker_store(str(self.db))
+                store_import(prepared, store, report, on_duplicate=options.on_duplicate)
+        return report
+
+    def died(self) -> FileReport:
+        """A failure of this file: its worker died; all of it is stored, or none."""
+        report = FileReport(path=str(self.path))
+        after = "; each file is one transaction: all of its records are stored, or none"
+        report.problems.append(
+            Problem(1, 1, "$", WORKER_DIED.format(doing="importing", after=after), "worker")
+        )
+        return report
+
+    def anchored(self, cwd: Path) -> tuple[ImportTask, dict[str, str]]:
+        """Return the import with its path absolute under ``cwd``."""
+        given: dict[str, str] = {}
+        return replace(self, path=anchor(self.path, cwd, given)), given
+
+
+def store_prepared(
+    report: FileReport,
+    registry: Registry,
+    store: Store,
+    *,
+    on_duplicate: OnDuplicate | None = None,
+) -> FileReport:
+    """Store the document a worker prepared for ``report`` (then drop it); return the report."""
+    if not isinstance(report, PreparedReport) or report.prepared is None:
+        return report
+    document, family_name, provenance = report.prepared
+    report.prepared = None  # the document may be big: keep it no longer than needed
+    prepared = PreparedImport(
+        Path(report.path), document, registry.get(family_name), provenance, None
+    )
+    with file_guard(report):
+        store_import(prepared, store, report, on_duplicate=on_duplicate)
+    return report
 
 
 def import_action(written: WriteReport) -> str:
@@ -108,9 +255,15 @@ def import_action(written: WriteReport) -> str:
     return f"import {written.import_id}"
 
 
-def _store_problem(loaded: jsonio.LoadedDocument, error: StoreError) -> Problem:
+def _store_problem(prepared: PreparedImport, error: StoreError) -> Problem:
     """Place a store error at the record it names in the file (the root if it names none)."""
-    line, column = loaded.position(error.path)
+    loaded = prepared.loaded
+    if loaded is None:  # prepared elsewhere: the positions are in the file
+        try:
+            loaded = jsonio.load_path(prepared.path)
+        except (DocmigrateError, OSError):
+            loaded = None
+    line, column = (1, 1) if loaded is None else loaded.position(error.path)
     return Problem(line, column, json_path(error.path), f"nothing imported: {error}", "store")
 
 
