@@ -1,10 +1,12 @@
 """Benchmark `upgrade --scheduler local:N` (Dask) against the local pool `--workers N`.
 
 Usage: python bench/bench_dask.py [--small 10000] [--big 20] [--runs 100000] [--repeat 1]
+                                  [--command upgrade|validate]
 
 Generates two archives of production-history 1.0 documents (``--small`` files of 2 runs each,
 and ``--big`` files of ``--runs`` runs each) and times ``docmigrate upgrade ARCHIVE --out DIR``
-end to end in a fresh process (start-up and, for Dask, starting the local cluster included),
+(or ``docmigrate validate ARCHIVE``, which writes nothing) end to end in a fresh process
+(start-up and, for Dask, starting the local cluster included),
 with 1 and 2 workers of each executor. While each run goes, the peak resident memory (VmHWM) of
 every process under it is sampled; "peak MiB per worker" is the largest of the worker
 processes' (the command's own process excluded, except with ``--workers 1``, where it is the
@@ -63,10 +65,12 @@ def peak_kib(pid: int) -> int:
     return 0
 
 
-def timed_upgrade(archive: Path, options: list[str]) -> tuple[float, float]:
-    """Run one upgrade into a fresh folder; return (seconds, peak MiB of the largest worker)."""
+def timed_run(verb: str, archive: Path, options: list[str]) -> tuple[float, float]:
+    """Run one command (upgrade: into a fresh folder); return (seconds, peak MiB per worker)."""
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
-    command = [sys.executable, "-m", "docmigrate", "upgrade", str(archive), "--out", str(out)]
+    command = [sys.executable, "-m", "docmigrate", verb, str(archive)]
+    if verb == "upgrade":
+        command += ["--out", str(out)]
     peaks: dict[int, int] = {}
     own = [0]  # the command's own process: the only worker with --workers 1
     started = time.perf_counter()
@@ -100,24 +104,29 @@ def timed_upgrade(archive: Path, options: list[str]) -> tuple[float, float]:
     return seconds, max(peaks.values(), default=own[0]) / 1024
 
 
-def bench(name: str, archive: Path, files: int, repeat: int) -> None:
+def bench(verb: str, name: str, archive: Path, files: int, repeat: int) -> None:
     """Time every executor on ``archive`` and print the rows."""
     results: dict[str, tuple[float, float]] = {}
     for label, options in EXECUTORS.items():
-        runs = [timed_upgrade(archive, options) for _ in range(repeat)]
+        if verb == "validate" and label.startswith("--workers"):
+            options = [] if label == "--workers 1" else None  # validate has no local pool
+        if options is None:
+            continue
+        runs = [timed_run(verb, archive, options) for _ in range(repeat)]
         best = min(runs)
         results[label] = (best[0], max(peak for _, peak in runs))
-    print(f"\n{name}: {files} files")
+    print(f"\n{verb}, {name}: {files} files")
     print(f"  {'executor':<12} {'seconds':>8} {'files/s':>9} {'peak MiB/worker':>16}")
     for label, (seconds, peak) in results.items():
         print(f"  {label:<12} {seconds:8.2f} {files / seconds:9.1f} {peak:16.0f}")
     for workers in (1, 2):
-        ratio = results[f"local:{workers}"][0] / results[f"--workers {workers}"][0]
-        print(f"  overhead local:{workers} / --workers {workers}: {ratio:.2f}x")
-    for kind in ("--workers", "local:"):
-        one = results[f"{kind} 1" if kind == "--workers" else f"{kind}1"][0]
-        two = results[f"{kind} 2" if kind == "--workers" else f"{kind}2"][0]
-        print(f"  speed-up 1 -> 2 workers ({kind.strip(':-')}): {one / two:.2f}x")
+        local = results.get(f"--workers {workers}")
+        if local is not None:
+            ratio = results[f"local:{workers}"][0] / local[0]
+            print(f"  overhead local:{workers} / --workers {workers}: {ratio:.2f}x")
+    for one, two in (("--workers 1", "--workers 2"), ("local:1", "local:2")):
+        if one in results and two in results:
+            print(f"  speed-up {one} -> {two}: {results[one][0] / results[two][0]:.2f}x")
 
 
 def main() -> None:
@@ -127,18 +136,20 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=20, help="big files")
     parser.add_argument("--runs", type=int, default=100_000, help="runs per big file")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row (best time kept)")
+    parser.add_argument("--command", choices=["upgrade", "validate"], default="upgrade")
     arguments = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; times include start-up (and starting the Dask cluster)")
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as scratch:
         folder = Path(scratch)
         if arguments.small:
             small = make_archive(folder / "small", arguments.small, 2)
-            bench("small documents (2 runs)", small, arguments.small, arguments.repeat)
+            title = "small documents (2 runs)"
+            bench(arguments.command, title, small, arguments.small, arguments.repeat)
             shutil.rmtree(small)
         if arguments.big:
             big = make_archive(folder / "big", arguments.big, arguments.runs)
             title = f"big documents ({arguments.runs} runs)"
-            bench(title, big, arguments.big, arguments.repeat)
+            bench(arguments.command, title, big, arguments.big, arguments.repeat)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ another version of it. DOCMIGRATE_PROFILE=ci runs more kill trials.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -125,15 +127,15 @@ STARTED = Path({started!r})
 def to_two(doc):
     STARTED.touch()
     what = doc["items"][0]["id"] if doc["items"] else ""
-    if what == "kill-once" and not MARKER.exists():
+    if what.startswith("kill-once") and not MARKER.exists():
         MARKER.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
-    if what == "kill-always":
+    if what.startswith("kill-always"):
         os.kill(os.getpid(), signal.SIGKILL)
-    if what == "loop":
+    if what.startswith("loop"):
         while True:
             pass
-    if what == "slow":
+    if what.startswith("slow"):
         time.sleep(0.05)
     return doc
 """
@@ -146,7 +148,11 @@ def fragile(make_family: FamilyMaker, tmp_path: Path) -> Path:
         marker=str(tmp_path / "killed-by-step"), started=str(tmp_path / "started")
     )
     return make_family(
-        {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0")}, steps, name="fragile"
+        {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0")},
+        steps,
+        name="fragile",
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n'
+        '[records]\npointer = "/items"\nkey = "id"\n',
     )
 
 
@@ -726,3 +732,153 @@ def test_open_executor_runs_tasks_in_order_with_fail_fast(tmp_path: Path, schedu
     assert [r.path for r in reports] == [str(job.path) for job in jobs]
     first_failure = next(i for i, r in enumerate(reports) if not r.ok)
     assert len(stopped) == first_failure + 1
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the test PostgreSQL server."""
+    from backends import fresh_postgres_database, postgres_server_url
+
+    with fresh_postgres_database(postgres_server_url()) as url:
+        yield url
+
+
+def _exported(capsys: pytest.CaptureFixture[str], db: str) -> str:
+    code, out, _ = run(capsys, "export", "--db", db, "--family", "production-history")
+    assert code == 0
+    return out
+
+
+def test_import_into_sqlite_on_dask_matches_a_local_import(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    """SQLite: workers prepare, this process stores in order: same output, same database."""
+    local, dask = _twins(tmp_path)
+    monkeypatch.chdir(local)
+    expected = run(capsys, "import", "archive", "--db", "store.db")
+    monkeypatch.chdir(dask)
+    got = run(capsys, "import", "archive", "--db", "store.db", "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 1
+    assert got[1] == expected[1]
+    assert _exported(capsys, str(dask / "store.db")) == _exported(capsys, str(local / "store.db"))
+
+
+def test_import_into_postgres_on_dask_stores_what_a_local_import_stores(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    postgres_url: str,
+) -> None:
+    """PostgreSQL: the workers write; same reports and records as a local import; reruns skip."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(20):
+        (folder / f"{index:02d}.json").write_bytes(_document(f"a-{index}", f"b-{index}"))
+    (folder / "broken.json").write_bytes(b'{"v": "1.0", "items": [{"id": 7}]}')
+    command = ["import", folder, "--family-path", fragile]
+    expected = run(capsys, *command, "--db", tmp_path / "local.db")
+    got = run(capsys, *command, "--db", postgres_url, "--scheduler", scheduler)
+
+    def without_import_ids(out: str) -> str:  # ids follow the order files finish in
+        return re.sub(r"\(import \d+\)", "(import N)", out)
+
+    assert got[0] == expected[0] == 1
+    assert without_import_ids(got[1]) == without_import_ids(expected[1])
+    assert _stored_ids(capsys, postgres_url, fragile) == _stored_ids(
+        capsys, f"sqlite:///{tmp_path / 'local.db'}", fragile
+    )
+    again = run(capsys, *command, "--db", postgres_url, "--scheduler", scheduler)
+    imported = [line for line in again[1].splitlines() if " imported, " in line][:-1]
+    assert len(imported) == 20
+    assert all("(already imported as import " in line for line in imported)
+
+
+def _imports_by_file(url: str) -> dict[str, int]:
+    """How many times each file (by sha256) was recorded as imported into ``url``."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sqlalchemy.text(
+                    "SELECT file_name, count(*) FROM docmigrate_imports GROUP BY sha256, file_name"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(name): int(times) for name, times in rows}
+
+
+def _stored_ids(capsys: pytest.CaptureFixture[str], url: str, family: Path) -> list[str]:
+    code, out, _ = run(
+        capsys, "export", "--db", url, "--family", "fragile", "--family-path", family
+    )
+    assert code == 0
+    return sorted(item["id"] for item in json.loads(out)["items"])
+
+
+@pytest.mark.parametrize("kill", ["by-step", *[f"outside-{t}" for t in range(OUTSIDE_KILL_TRIALS)]])
+def test_a_worker_killed_during_a_postgres_import_stores_every_file_once(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    postgres_url: str,
+    kill: str,
+) -> None:
+    """A worker SIGKILLed mid-import: Dask reruns its files; each file is stored exactly once."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(24):
+        first = "kill-once" if kill == "by-step" and index == 7 else "slow"
+        (folder / f"{index:02d}.json").write_bytes(_document(f"{first}-{index}", f"x-{index}"))
+    pids = list(_worker_pids(scheduler).values())
+    killed: dict[str, float] = {}
+
+    def kill_one_worker() -> None:
+        rng = random.Random(kill)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.3))
+        os.kill(rng.choice(pids), signal.SIGKILL)
+        killed["at"] = time.monotonic()
+
+    killer = threading.Thread(target=kill_one_worker)
+    if kill != "by-step":
+        killer.start()
+    code, out, _ = run(
+        capsys,
+        "import",
+        folder,
+        "--db",
+        postgres_url,
+        "--family-path",
+        fragile,
+        "--scheduler",
+        scheduler,
+    )
+    ended = time.monotonic()
+    if kill == "by-step":
+        assert int((tmp_path / "killed-by-step").read_text()) != os.getpid()
+    else:
+        killer.join()
+        assert killed["at"] < ended  # the kill landed while the run was going on
+
+    assert code == 0, out
+    assert out.splitlines()[-1] == "24 files: 24 imported, 0 failed"
+    assert _imports_by_file(postgres_url) == {f"{index:02d}.json": 1 for index in range(24)}
+    expected = sorted(
+        [f"{'kill-once' if kill == 'by-step' and i == 7 else 'slow'}-{i}" for i in range(24)]
+        + [f"x-{i}" for i in range(24)]
+    )
+    assert _stored_ids(capsys, postgres_url, fragile) == expected
