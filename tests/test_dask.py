@@ -54,7 +54,7 @@ def cluster() -> Iterator[distributed.LocalCluster]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
-        silence_logs=logging.CRITICAL,
+        silence_logs=logging.WARNING,  # a worker that fails to come back says why
     ) as local:
         yield local
 
