@@ -483,6 +483,30 @@ def test_pyproject_names_the_scheduler_and_none_overrides_it(
 
 
 @pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("scheduler = 3", "scheduler must be an address such as"),
+        ('scheduler = " "', "scheduler must be an address such as"),
+        ("scheduler-timeout = -1", "scheduler-timeout must be a number of seconds above 0"),
+        ('scheduler-timeout = "10"', "scheduler-timeout must be a number of seconds above 0"),
+    ],
+)
+def test_bad_scheduler_settings_are_configuration_errors(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    setting: str,
+    message: str,
+) -> None:
+    """A malformed [tool.docmigrate] scheduler or scheduler-timeout: one line, exit 2."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.docmigrate]\n{setting}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "validate", HISTORY_DATA / "1.1")
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--scheduler", "local:0"], "local:N needs a number of workers of 1 or more"),

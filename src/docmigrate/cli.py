@@ -204,7 +204,8 @@ def cli() -> None:
     A family is a folder of versioned JSON Schema files (1.0.schema.json, 1.1.schema.json, ...)
     and the step functions that upgrade one version to the next. Each document's family and
     version are detected from its content. Settings may live in [tool.docmigrate] of the
-    working directory's pyproject.toml (family-paths, format, exclude); flags override them.
+    working directory's pyproject.toml (family-paths, format, exclude, scheduler,
+    scheduler-timeout); flags override them.
 
     Exit codes: 0 all good, 1 some file invalid or not processed, 2 usage or configuration error.
     """
