@@ -246,12 +246,19 @@ class DaskExecutor:
             for report in stream(reports, fail_fast=fail_fast, progress=progress):
                 done += 1
                 yield report
-        except (CancelledError, OSError):  # the client gave up on the scheduler
-            raise ClusterError(
-                f"lost the Dask scheduler at {self.address} after {done} of {len(tasks)} "
-                "files; run the same command again to finish (upgrade skips files already at "
-                "the target, import skips files already imported)"
-            ) from None
+        except CancelledError:  # the client gave up on the scheduler and cancelled the rest
+            raise self._lost(done, len(tasks)) from None
+        except OSError:
+            if self.client.status == "running":
+                raise  # not the scheduler: e.g. the backup manifest could not be written
+            raise self._lost(done, len(tasks)) from None
+
+    def _lost(self, done: int, total: int) -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler at {self.address} after {done} of {total} files; run the "
+            "same command again to finish (upgrade skips files already at the target, import "
+            "skips files already imported)"
+        )
 
     def _reports(
         self, tasks: Sequence[FileTask], source: RegistrySource

@@ -205,7 +205,12 @@ class ImportTask:
             if self.db is None and isinstance(report, PreparedReport):
                 report.prepared = (prepared.document, prepared.family.name, prepared.provenance)
             else:
-                store = _worker_store(str(self.db))
+                try:
+                    store = _worker_store(str(self.db))
+                except StoreError as error:  # e.g. the database is out of this worker's reach
+                    problem = Problem(1, 1, "$", f"nothing imported: {error}", "store")
+                    report.problems.append(problem)
+                    return report
                 store_import(prepared, store, report, on_duplicate=options.on_duplicate)
         return report
 
