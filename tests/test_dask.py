@@ -465,6 +465,27 @@ def test_an_unreachable_scheduler_fails_within_the_timeout_touching_nothing(
     assert not (tmp_path / "kept").exists()
 
 
+def test_import_with_an_unreachable_scheduler_creates_no_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """import: the scheduler is checked before the database is opened (and so created)."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    code, out, err = run(
+        capsys,
+        "import",
+        HISTORY_DATA / "1.1",
+        "--db",
+        tmp_path / "store.db",
+        "--scheduler",
+        address,
+        "--scheduler-timeout",
+        "0.5",
+    )
+    assert code == 2 and out == ""
+    assert f"cannot reach the Dask scheduler at {address} within 0.5 s" in err
+    assert not (tmp_path / "store.db").exists()
+
+
 def test_pyproject_names_the_scheduler_and_none_overrides_it(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
