@@ -1,8 +1,10 @@
 """Crash safety of `upgrade --in-place`: SIGKILL at random moments, injected I/O faults, modes.
 
 The SIGKILL harness runs 200 trials with the default worker pool and 30 in-process
-(``--workers 1``); after each kill every file must be its original or its upgraded bytes, and
-the next run must finish the job and remove leftover temporary files. Fault injection covers
+(``--workers 1``) in the ``ci`` profile, 12 and 6 in the default ``dev`` profile, with kill
+moments spread evenly over a full run so that kills land before, during and after the writes;
+after each kill every file must be its original or its upgraded bytes, and the next run must
+finish the job and remove leftover temporary files. Fault injection covers
 write, fsync, replace and temp-file creation failing with ENOSPC, EIO, EACCES and EROFS.
 """
 
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HISTORY_DATA
+from conftest import HISTORY_DATA, PROFILE, by_profile
 
 import docmigrate
 from docmigrate import Registry, iter_errors, jsonio
@@ -39,9 +41,13 @@ from bench import generate
 SRC = Path(docmigrate.__file__).parent.parent  # what the children import: this same package
 TEMP_SUFFIX = ".docmigrate-tmp"
 FILES = 200
-TRIALS = 200
-WORKER_TRIALS = 30
+TRIALS = by_profile(dev=12, ci=200)
+WORKER_TRIALS = by_profile(dev=6, ci=30)
 RERUN_BATCH = 10
+BEFORE, MIDWAY, AFTER = "killed before any write", "midway", "after completion"
+# Kill moments span a fifth more than the measured full run: a trial may run a little faster
+# or slower than that run, and some kills must still land after the last write.
+KILL_SPAN = 1.2
 SEED = 20240611
 MODES = {1: 0o640, 2: 0o600, 3: 0o664}  # by index % 4; the others 0o644
 TWO_RUNS_10 = HISTORY_DATA / "1.0" / "valid" / "two-runs.json"
@@ -215,12 +221,30 @@ def _check_killed_folder(
             problems += valid[data]
     changing = sum(before != expected[name][0] for name, (before, _) in original.items())
     if states["original"] == changing:
-        outcome = "killed before any write"
+        outcome = BEFORE
     elif states["upgraded"] == changing:
-        outcome = "after completion"
+        outcome = AFTER
     else:
-        outcome = "midway"
+        outcome = MIDWAY
     return outcome, problems
+
+
+def _kill_moments(rng: random.Random, trials: int, full_seconds: float) -> list[float]:
+    """One random moment in each of ``trials`` equal slices of a full run, in random order.
+
+    Stratified rather than uniform, so that even a dozen trials reach the start-up, the writes
+    and the end of the run.
+    """
+    span = full_seconds * KILL_SPAN
+    moments = [span * (slot + rng.random()) / trials for slot in range(trials)]
+    rng.shuffle(moments)
+    return moments
+
+
+def _landings_missing(outcomes: collections.Counter[str], profile: str) -> list[str]:
+    """The kinds of kill landing the profile requires that no trial produced."""
+    required = [BEFORE, MIDWAY, AFTER] if profile == "ci" else [MIDWAY]
+    return [kind for kind in required if not outcomes[kind]]
 
 
 # --- SIGKILL harness ---------------------------------------------------------------------------
@@ -260,10 +284,9 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     leftovers_after_rerun: list[str] = []
     valid: dict[bytes, list[str]] = {}
     batch: list[tuple[int, Path]] = []
-    for trial in range(trials):
+    for trial, delay in enumerate(_kill_moments(rng, trials, full_seconds)):
         folder = tmp_path / f"trial-{trial:03d}"
         shutil.copytree(template, folder)
-        delay = rng.uniform(0, full_seconds)
         launched = time.perf_counter()
         process = subprocess.Popen(
             _command([folder], workers),
@@ -301,13 +324,13 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     summary = (
         f"{trials} trials of {FILES} files, workers={workers}, full run {full_seconds:.3f}s, "
         f"harness {elapsed:.1f}s ({elapsed / trials:.3f}s/trial); outcomes: "
-        + ", ".join(
-            f"{k}: {outcomes[k]}" for k in ("killed before any write", "midway", "after completion")
-        )
+        + ", ".join(f"{k}: {outcomes[k]}" for k in (BEFORE, MIDWAY, AFTER))
         + f"; trials leaving a temp file after the kill: {leftover_trials}"
     )
     print(summary)
     assert not problems, summary + "\n" + "\n".join(problems[:30])
+    missing = _landings_missing(outcomes, PROFILE)
+    assert not missing, f"{summary}\nno kill landed {' or '.join(missing)} ({PROFILE} profile)"
     assert not leftovers_after_rerun, (
         summary + "\nthe next run did not remove the leftover temp files (needs leftover "
         "cleanup):\n" + "\n".join(leftovers_after_rerun[:30])

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import by_profile
 
 SRC = Path(__file__).parent.parent / "src"
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
@@ -61,7 +62,7 @@ def test_concurrent_importers_into_one_sqlite_file(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-@pytest.mark.parametrize("trial", range(6))
+@pytest.mark.parametrize("trial", range(by_profile(dev=3, ci=6)))
 def test_import_killed_midway_commits_all_or_nothing(tmp_path: Path, trial: int) -> None:
     """SIGKILL at a random moment leaves each file wholly imported or not at all."""
     export = tmp_path / "big.json"
