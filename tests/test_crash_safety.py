@@ -337,6 +337,26 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     )
 
 
+def test_kill_moments_reach_every_slice_of_a_run() -> None:
+    """Twelve kill moments fall one in each twelfth of the span, the last past the full run."""
+    moments = sorted(_kill_moments(random.Random(SEED), 12, full_seconds=2.0))
+    span = 2.0 * KILL_SPAN
+
+    assert [int(moment / span * 12) for moment in moments] == list(range(12))
+    assert moments[-1] > 2.0
+
+
+def test_required_kill_landings_per_profile() -> None:
+    """The ci profile needs kills before, during and after the writes; dev, some during them."""
+    only_before_and_after = collections.Counter({BEFORE: 5, AFTER: 7})
+    only_midway = collections.Counter({MIDWAY: 12})
+
+    assert _landings_missing(only_before_and_after, "dev") == [MIDWAY]
+    assert _landings_missing(only_midway, "dev") == []
+    assert _landings_missing(only_midway, "ci") == [BEFORE, AFTER]
+    assert _landings_missing(collections.Counter({BEFORE: 1, MIDWAY: 1, AFTER: 1}), "ci") == []
+
+
 # --- leftover cleanup --------------------------------------------------------------------------
 
 
