@@ -1,11 +1,12 @@
 """Crash safety of `upgrade --in-place`: SIGKILL at random moments, injected I/O faults, modes.
 
 The SIGKILL harness runs 200 trials with the default worker pool and 30 in-process
-(``--workers 1``) in the ``ci`` profile, 12 and 6 in the default ``dev`` profile, with kill
-moments spread evenly over a full run so that kills land before, during and after the writes;
-after each kill every file must be its original or its upgraded bytes, and the next run must
-finish the job and remove leftover temporary files. Fault injection covers
-write, fsync, replace and temp-file creation failing with ENOSPC, EIO, EACCES and EROFS.
+(``--workers 1``) in the ``ci`` profile, 12 and 6 in the default ``dev`` profile. Kill moments
+are spread evenly over a full run (the last few aimed at the writes while no kill has landed
+among them), so that kills land before, during and after the writes. After each kill every
+file must be its original or its upgraded bytes, and the next run must finish the job and
+remove leftover temporary files. Fault injection covers write, fsync, replace and temp-file
+creation failing with ENOSPC, EIO, EACCES and EROFS.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ BEFORE, MIDWAY, AFTER = "killed before any write", "midway", "after completion"
 # Kill moments span a fifth more than the measured full run: a trial may run a little faster
 # or slower than that run, and some kills must still land after the last write.
 KILL_SPAN = 1.2
+# The last trials aim between the kills that landed too early and too late while none has
+# landed midway: start-up time jitters from run to run, and a dozen trials could all miss.
+AIMED_TRIALS = 3
 SEED = 20240611
 MODES = {1: 0o640, 2: 0o600, 3: 0o664}  # by index % 4; the others 0o644
 TWO_RUNS_10 = HISTORY_DATA / "1.0" / "valid" / "two-runs.json"
@@ -241,6 +245,15 @@ def _kill_moments(rng: random.Random, trials: int, full_seconds: float) -> list[
     return moments
 
 
+def _aim_midway(planned: float, landed: dict[str, list[float]], trials_left: int) -> float:
+    """The next kill moment: ``planned``, or a bisection towards the writes (see AIMED_TRIALS)."""
+    if landed[MIDWAY] or trials_left > AIMED_TRIALS or not (landed[BEFORE] or landed[AFTER]):
+        return planned
+    early = max(landed[BEFORE], default=0.0)
+    late = min(landed[AFTER], default=2 * early)
+    return (early + late) / 2
+
+
 def _landings_missing(outcomes: collections.Counter[str], profile: str) -> list[str]:
     """The kinds of kill landing the profile requires that no trial produced."""
     required = [BEFORE, MIDWAY, AFTER] if profile == "ci" else [MIDWAY]
@@ -284,7 +297,9 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     leftovers_after_rerun: list[str] = []
     valid: dict[bytes, list[str]] = {}
     batch: list[tuple[int, Path]] = []
-    for trial, delay in enumerate(_kill_moments(rng, trials, full_seconds)):
+    landed: dict[str, list[float]] = {BEFORE: [], MIDWAY: [], AFTER: []}
+    for trial, planned in enumerate(_kill_moments(rng, trials, full_seconds)):
+        delay = _aim_midway(planned, landed, trials - trial)
         folder = tmp_path / f"trial-{trial:03d}"
         shutil.copytree(template, folder)
         launched = time.perf_counter()
@@ -300,6 +315,7 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
         _kill_group(process)
         outcome, found = _check_killed_folder(folder, original, expected, valid)
         outcomes[outcome] += 1
+        landed[outcome].append(delay)
         problems += [f"trial {trial} (kill at {delay:.3f}s): {p}" for p in found]
         leftover_trials += bool(_leftovers(folder))
         batch.append((trial, folder))
@@ -344,6 +360,17 @@ def test_kill_moments_reach_every_slice_of_a_run() -> None:
 
     assert [int(moment / span * 12) for moment in moments] == list(range(12))
     assert moments[-1] > 2.0
+
+
+def test_last_trials_aim_between_early_and_late_kills() -> None:
+    """With no kill midway yet, the last trials bisect between too early and too late."""
+    landed: dict[str, list[float]] = {BEFORE: [0.1, 0.3], MIDWAY: [], AFTER: [0.9, 0.7]}
+
+    assert _aim_midway(0.05, landed, trials_left=AIMED_TRIALS + 1) == 0.05
+    assert _aim_midway(0.05, landed, trials_left=AIMED_TRIALS) == pytest.approx(0.5)
+    assert _aim_midway(0.05, {**landed, AFTER: []}, trials_left=1) == pytest.approx(0.45)
+    assert _aim_midway(0.05, {**landed, BEFORE: []}, trials_left=1) == pytest.approx(0.35)
+    assert _aim_midway(0.05, {**landed, MIDWAY: [0.4]}, trials_left=1) == 0.05
 
 
 def test_required_kill_landings_per_profile() -> None:
