@@ -1,6 +1,7 @@
 """The docmigrate pytest plugin (entry point ``pytest11``, installed with ``docmigrate[testing]``).
 
-It stays light to import: nothing but pytest is imported until a fixture is used. It gives:
+It stays light to import: nothing but pytest is imported until pytest configures the run
+(then Hypothesis, if installed, for its profile) or a fixture is used. It gives:
 
 * ``docmigrate_registry`` — the families found from the test's working directory;
 * ``docmigrate_family`` — a factory: ``docmigrate_family("name")`` or ``docmigrate_family(path)``;
