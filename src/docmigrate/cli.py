@@ -681,6 +681,54 @@ def check(
 
 
 @cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["reader", "writer", "any"]),
+    default=None,
+    help="Exit 1 when a change breaks this role (for CI).",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Documents drawn per change and role in the counterexample search.",
+)
+@family_path_option
+def diff(
+    name: str,
+    old: str,
+    new: str,
+    output_format: str,
+    fail_on: str | None,
+    examples: int | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Compare two versions of a family: every change, and whether it breaks readers or writers.
+
+    reader: a document valid under OLD is invalid under NEW (old files need a step);
+    writer: a document valid under NEW is invalid under OLD (old readers cannot read new
+    files). A "breaking" verdict comes with a counterexample document confirmed by the
+    validators; "compatible" is proved; anything else is "undecided".
+    """
+    from docmigrate.evolution import diff_versions, render
+
+    family = _registry(family_paths).get(name)
+    result = diff_versions(family, old, new, examples=examples)
+    click.echo(render(result, output_format, family=family.name), nl=False)
+    sys.exit(EXIT_INVALID if fail_on and result.breaking(fail_on) else EXIT_OK)
+
+
+@cli.command()
 @click.option(
     "--format",
     "output_format",

@@ -162,7 +162,7 @@ def find_counterexample(
 
 
 def _draw(sides: Sides, schema: dict[str, Any], role: str, examples: int) -> Any:
-    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
 
     from docmigrate.testing.generation import Generator
@@ -176,6 +176,7 @@ def _draw(sides: Sides, schema: dict[str, Any], role: str, examples: int) -> Any
                 max_examples=examples,
                 database=None,
                 deadline=None,
+                verbosity=Verbosity.quiet,
                 phases=[Phase.generate, Phase.shrink],
                 suppress_health_check=list(HealthCheck),
             ),
