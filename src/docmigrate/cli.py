@@ -729,6 +729,59 @@ def diff(
 
 
 @cli.command()
+@click.argument("names", nargs=-1, metavar="[FAMILY]...")
+@click.option(
+    "--release",
+    "release",
+    multiple=True,
+    metavar="VERSION",
+    help="Also mark this version (e.g. the head) released. Repeatable.",
+)
+@click.option(
+    "--exclude-annotations/--include-annotations",
+    default=None,
+    help="Leave titles, descriptions, $comment and examples out of the schema fingerprints "
+    "(kept from the existing lock when not given).",
+)
+@family_path_option
+def lock(
+    names: tuple[str, ...],
+    release: tuple[str, ...],
+    exclude_annotations: bool | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Write docmigrate.lock in each family folder: fingerprints of its released versions.
+
+    Every version but the current one is released; the current one stays a draft (free to
+    change) unless --release names it. Loading a family whose released version's schema or
+    step changed since then is refused (exit 2). Commit the lock with the family.
+    """
+    from docmigrate.evolution.lock import locked_family, read_lock, write_lock
+
+    registry = _registry(family_paths)
+    for family in _chosen(registry, names, family_paths):
+        result = locked_family(
+            family,
+            read_lock(family.location),
+            release=release,
+            exclude_annotations=exclude_annotations,
+        )
+        path = write_lock(family.location, result)
+        states = ", ".join(f"{v} {e.status}" for v, e in result.versions.items())
+        click.echo(visible(f"{family.name}: wrote {path} ({states})"))
+
+
+def _chosen(registry: Registry, names: Sequence[str], family_paths: Sequence[Path]) -> list[Any]:
+    """The families a command acts on: those named, else those of --family-path, else all."""
+    if names:
+        return [registry.get(name) for name in names]
+    if family_paths:
+        builtin = BUILTIN_FOLDER.resolve()
+        return [f for f in registry if Path(f.location).resolve().parent != builtin]
+    return list(registry)
+
+
+@cli.command()
 @click.option(
     "--format",
     "output_format",

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urldefrag
 
 from docmigrate import jsonio
+from docmigrate.evolution.lock import check_lock
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
 from docmigrate.family import DetectRules, Family, Step
 from docmigrate.pointers import format_pointer, parse_pointer
@@ -56,7 +57,9 @@ def is_family_folder(folder: Path) -> bool:
 def load_family(folder: str | Path) -> Family:
     """Load and check the family in ``folder``; raise :class:`FamilyError` if it is broken.
 
-    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged.
+    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged. A
+    ``docmigrate.lock`` beside the schemas is checked: a released version whose schema or
+    step changed raises :class:`~docmigrate.evolution.lock.LockError` (a ConfigurationError).
     """
     folder = Path(folder)
     toml = folder / "family.toml"
@@ -75,7 +78,7 @@ def load_family(folder: str | Path) -> Family:
             name, f"{toml}: default_version {default_version!r} has no schema file", file=str(toml)
         )
     records_pointer, records_key = _records(name, toml, settings)
-    return Family(
+    family = Family(
         name=name,
         location=str(folder),
         description=str(settings.get("description", "")),
@@ -90,6 +93,8 @@ def load_family(folder: str | Path) -> Family:
         versions=versions,
         _validators=validators,
     )
+    check_lock(family)  # a released version that changed in place is refused here, once
+    return family
 
 
 def _read_settings(folder: Path) -> dict[str, Any]:

@@ -548,14 +548,17 @@ class Comparison:
             narrows=narrows or None,
             reader_hint=_presence_hint(name, is_required and not was_required),
             writer_hint=_presence_hint(name, was_required and not is_required),
-            details={"name": name, "required": required, "default": default, "has_default": default is not _NO_DEFAULT},
+            details={
+                "name": name,
+                "required": required,
+                "default": default,
+                "has_default": default is not _NO_DEFAULT,
+            },
         )
 
     def _elsewhere(self, schema: dict[str, Any], name: str) -> Any:
         """What a property not listed in ``properties`` is validated by."""
-        matching = [
-            s for p, s in schema.get("patternProperties", {}).items() if _search(p, name)
-        ]
+        matching = [s for p, s in schema.get("patternProperties", {}).items() if _search(p, name)]
         if matching:
             return {"allOf": matching}
         return schema.get("additionalProperties", True)
@@ -609,7 +612,8 @@ class Comparison:
                 self._add(
                     where,
                     "patternProperties",
-                    f"patternProperties {pattern!r} " + ("added" if pattern in new_value else "removed"),
+                    f"patternProperties {pattern!r} "
+                    + ("added" if pattern in new_value else "removed"),
                     keyword="patternProperties",
                 )
 
@@ -993,9 +997,7 @@ def _default_words(old: dict[str, Any], new: dict[str, Any]) -> str:
     )
 
 
-def _property_words(
-        kind: str, name: str, required: bool, default: Any, old: Any, new: Any
-) -> str:
+def _property_words(kind: str, name: str, required: bool, default: Any, old: Any, new: Any) -> str:
     presence = "required" if required else "optional"
     with_default = (
         f", default {canonical_text(default)}" if default is not _NO_DEFAULT else ", no default"

@@ -65,7 +65,9 @@ def _declared_draft(schema: Any, side: str) -> str:
         return "2020-12"
     draft = find_draft(schema["$schema"])
     if draft is None:
-        raise IncomparableError(f"the {side} schema declares an unknown draft {schema['$schema']!r}")
+        raise IncomparableError(
+            f"the {side} schema declares an unknown draft {schema['$schema']!r}"
+        )
     return draft.name
 
 
@@ -77,7 +79,9 @@ def _validator(schema: Any, uri: str, side: str) -> Any:
         return compile_schema(schema, uri)
     except Exception as error:  # jsonschema_rs refuses: a remote or broken $ref, a bad pattern
         message = getattr(error, "message", None) or str(error).splitlines()[0]
-        raise IncomparableError(f"the {side} schema cannot be compiled offline: {message}") from None
+        raise IncomparableError(
+            f"the {side} schema cannot be compiled offline: {message}"
+        ) from None
 
 
 def _normalised(schema: Any, uri: str, side: str) -> Any:
@@ -145,15 +149,15 @@ def candidate_leaves(change: Change, role: str) -> list[Any]:
     return leaves
 
 
-def find_counterexample(
-    sides: Sides, change: Change | None, role: str, *, examples: int
-) -> Any:
+def find_counterexample(sides: Sides, change: Change | None, role: str, *, examples: int) -> Any:
     """Return a (shrunk) counterexample for ``role`` at ``change`` (None: anywhere), or NOT_FOUND."""
     if change is None:
         other = NEW_URI if role == "reader" else OLD_URI
         schemas = [focus_schema(sides, None, role, {"not": {"$ref": other}})]
     else:
-        schemas = [focus_schema(sides, change, role, leaf) for leaf in candidate_leaves(change, role)]
+        schemas = [
+            focus_schema(sides, change, role, leaf) for leaf in candidate_leaves(change, role)
+        ]
     for schema in schemas:
         found = _draw(sides, schema, role, examples)
         if found is not NOT_FOUND:
