@@ -771,6 +771,43 @@ def lock(
         click.echo(visible(f"{family.name}: wrote {path} ({states})"))
 
 
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("version", metavar="[VERSION]", required=False)
+@click.option(
+    "--from-diff",
+    is_flag=True,
+    help="Write the stub's body from the edited VERSION schema (added properties with "
+    "defaults, removed optional ones).",
+)
+@family_path_option
+def new(
+    name: str, version: str | None, from_diff: bool, family_paths: tuple[Path, ...]
+) -> None:
+    """Start a new VERSION of FAMILY (schema copy, step stub, example folders, lock), or,
+    without VERSION, a new family folder with version 1.0 under --family-path DIR.
+
+    Never overwrites a version file. The previous head is marked released in docmigrate.lock.
+    """
+    from docmigrate.evolution.scaffold import new_family, new_version, step_from_diff
+
+    if version is None:
+        if len(family_paths) != 1:
+            raise UsageError("new FAMILY without VERSION needs one --family-path DIR to create it in")
+        created = new_family(family_paths[0], name)
+    else:
+        family = _registry(family_paths).get(name)
+        if from_diff:
+            click.echo(f"wrote {step_from_diff(family, version)}")
+            return
+        created = new_version(family, version)
+    for path in created.paths:
+        click.echo(visible(f"created {path}"))
+    click.echo("next:")
+    for step in created.next_steps:
+        click.echo(visible(f"  {step}"))
+
+
 def _chosen(registry: Registry, names: Sequence[str], family_paths: Sequence[Path]) -> list[Any]:
     """The families a command acts on: those named, else those of --family-path, else all."""
     if names:

@@ -370,10 +370,19 @@ def _step_spec(value: Any) -> StepSpec | None:
     return spec if isinstance(spec, StepSpec) and callable(value) else None
 
 
+def forget_steps(folder: str | Path) -> None:
+    """Drop the imported ``steps.py`` of ``folder``, so that a load after an edit reads it anew."""
+    sys.modules.pop(_steps_module_name(Path(folder) / "steps.py"), None)
+
+
+def _steps_module_name(path: Path) -> str:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return f"docmigrate_family_{digest}_steps"
+
+
 def _import_steps(path: Path, family: str) -> ModuleType:
     """Import ``steps.py`` once per path; see the module docstring for what it may raise."""
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"docmigrate_family_{digest}_steps"
+    module_name = _steps_module_name(path)
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
