@@ -676,8 +676,34 @@ def check(
                 # Each law says what it exercised; one with nothing to check is not "ok".
                 status = "--  " if exercise.note else "ok  "
                 click.echo(f"  {status}  {name}: {exercise.summary()}")
+        failed += _report_coverage(family)
     click.echo(f"{len(chosen)} family(ies), {failed} law(s) failed")
     sys.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _report_coverage(family: Any) -> int:
+    """Print, per upgrade step, the reader-breaking changes it covers; return the failures."""
+    from docmigrate.evolution.coverage import step_coverage
+
+    failures = 0
+    for result in step_coverage(family):
+        edge = f"{result.step.source} -> {result.step.target}"
+        for finding, problem in result.uncovered:
+            failures += 1
+            change = finding.change
+            click.echo(
+                visible(
+                    f"  FAIL  step coverage {edge}: {change.instance_path}: {change.summary}: "
+                    f"{result.step.name} leaves its counterexample invalid ({problem})"
+                )
+            )
+        if not result.uncovered:
+            count_ = len(result.covered)
+            click.echo(
+                f"  ok    step coverage {edge}: {count_} reader-breaking change(s), each "
+                f"counterexample upgraded valid by {result.step.name}"
+            )
+    return failures
 
 
 @cli.command()
