@@ -1,6 +1,7 @@
 """Side by side: docmigrate's diff and jsoncompat on the pairs of tests/data/evolution/pairs.
 
-    .venv/bin/python bench/evolution_vs_jsoncompat.py --jsoncompat-python /tmp/jsoncompat-venv/bin/python --runs 5
+    .venv/bin/python bench/evolution_vs_jsoncompat.py \
+        --jsoncompat-python /tmp/jsoncompat-venv/bin/python --runs 5
 
 jsoncompat (PyPI, needs Python >= 3.12) runs in its own interpreter, once per run: its search
 is random, so the table shows every verdict it gave over the runs. Roles: reader =
@@ -29,11 +30,11 @@ pairs = json.load(sys.stdin)
 out = {}
 for name, (old, new) in pairs.items():
     out[name] = {}
-    for role, theirs in %r.items():
+    for role, theirs in ROLES.items():
         result = jsoncompat.analyze_compat(old, new, theirs)
         out[name][role] = result["status"]
 print(json.dumps(out))
-""" % (ROLES,)
+""".replace("ROLES", repr(ROLES))
 
 
 def _pairs() -> dict[str, dict[str, Any]]:
@@ -57,7 +58,9 @@ def _theirs(python: str, pairs: dict[str, dict[str, Any]]) -> dict[str, dict[str
 
 
 def _short(status: str) -> str:
-    return {"compatible": "compat", "incompatible": "BREAK", "breaking": "BREAK"}.get(status, status)
+    return {"compatible": "compat", "incompatible": "BREAK", "breaking": "BREAK"}.get(
+        status, status
+    )
 
 
 def main() -> None:
@@ -69,8 +72,10 @@ def main() -> None:
     args = parser.parse_args()
     pairs = _pairs()
     runs = [_theirs(args.jsoncompat_python, pairs) for _ in range(args.runs)]
-    print("| pair | expected reader/writer | docmigrate reader/writer | jsoncompat reader/writer "
-          f"(over {args.runs} runs) |")
+    print(
+        "| pair | expected reader/writer | docmigrate reader/writer | jsoncompat reader/writer "
+        f"(over {args.runs} runs) |"
+    )
     print("| --- | --- | --- | --- |")
     found = {"docmigrate": 0, "jsoncompat": 0}
     truly = 0
@@ -88,8 +93,10 @@ def main() -> None:
         mine = " / ".join(_short(ours[r]) for r in ("reader", "writer"))
         print(f"| {name} | {expected} | {mine} | {' / '.join(cells)} |")
     print()
-    print(f"breaking verdicts expected: {truly}; found by docmigrate: {found['docmigrate']}; "
-          f"found by jsoncompat in every run: {found['jsoncompat']}")
+    print(
+        f"breaking verdicts expected: {truly}; found by docmigrate: {found['docmigrate']}; "
+        f"found by jsoncompat in every run: {found['jsoncompat']}"
+    )
 
 
 if __name__ == "__main__":

@@ -89,8 +89,16 @@ def test_identical_versions_are_compatible(history: Family) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "reason"),
     [
-        ({"$schema": "https://example.com/my-draft", "type": "string"}, {"type": "string"}, "unknown draft"),
-        ({"type": "object"}, {"$ref": "https://example.com/remote.json"}, "cannot be compiled offline"),
+        (
+            {"$schema": "https://example.com/my-draft", "type": "string"},
+            {"type": "string"},
+            "unknown draft",
+        ),
+        (
+            {"type": "object"},
+            {"$ref": "https://example.com/remote.json"},
+            "cannot be compiled offline",
+        ),
     ],
     ids=["unknown-draft", "remote-ref"],
 )
@@ -129,9 +137,12 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def test_cli_fail_on_exits_one_only_for_the_broken_role(
     capsys: pytest.CaptureFixture[str], make_family: Any
 ) -> None:
-    """--fail-on reader exits 1 on a reader break; --fail-on writer exits 0 when writers are safe."""
+    """--fail-on reader exits 1 on a reader break, --fail-on writer 0 when writers are safe."""
     base = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
-    narrower = {**base, "properties": {**base["properties"], "items": {"type": "array", "maxItems": 2}}}
+    narrower = {
+        **base,
+        "properties": {**base["properties"], "items": {"type": "array", "maxItems": 2}},
+    }
     steps = '@upgrade("1", "2")\ndef up(doc):\n    return doc\n'
     folder = make_family({"1": base, "2": narrower}, steps)
     common = ("diff", "demo", "1", "2", "--family-path", str(folder), "--examples", "40")
@@ -146,6 +157,6 @@ def test_cli_fail_on_exits_one_only_for_the_broken_role(
 
 
 def test_cli_unknown_version_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    """diff of a version the family lacks exits 2 with a one-line message."""
+    """A diff of a version the family lacks exits 2 with a one-line message."""
     code, _, err = _cli(capsys, "diff", "production-history", "1.0", "9.9")
     assert code == 2 and "not a known version" in err and "Traceback" not in err

@@ -14,7 +14,9 @@ from docmigrate.loader import load_family
 from docmigrate.registry import BUILTIN_FOLDER
 
 HISTORY = BUILTIN_FOLDER / "production_history"
-VALID_11 = Path(__file__).parent / "data" / "production_history" / "1.1" / "valid" / "with-losses.json"
+VALID_11 = (
+    Path(__file__).parent / "data" / "production_history" / "1.1" / "valid" / "with-losses.json"
+)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -41,10 +43,20 @@ def test_builtin_family_ships_a_lock_that_holds() -> None:
 
 def test_canonical_form_ignores_key_order_number_spelling_and_def_names() -> None:
     """Reordered keys, 1.0 for 1 and a renamed $defs entry keep the fingerprint."""
-    first = {"type": "object", "properties": {"n": {"$ref": "#/$defs/a"}}, "$defs": {"a": {"maximum": 1}}}
-    second = {"$defs": {"b": {"maximum": 1.0}}, "properties": {"n": {"$ref": "#/$defs/b"}}, "type": "object"}
+    first = {
+        "type": "object",
+        "properties": {"n": {"$ref": "#/$defs/a"}},
+        "$defs": {"a": {"maximum": 1}},
+    }
+    second = {
+        "$defs": {"b": {"maximum": 1.0}},
+        "properties": {"n": {"$ref": "#/$defs/b"}},
+        "type": "object",
+    }
     assert schema_fingerprint(first) == schema_fingerprint(second)
-    assert schema_fingerprint(first) != schema_fingerprint({**first, "$defs": {"a": {"maximum": 2}}})
+    assert schema_fingerprint(first) != schema_fingerprint(
+        {**first, "$defs": {"a": {"maximum": 2}}}
+    )
 
 
 def test_annotations_count_unless_excluded() -> None:
@@ -64,7 +76,9 @@ def test_origin_in_place_drift_of_released_1_1_is_caught(
     schema = json.loads(path.read_text())
     schema["$defs"]["decimal"]["pattern"] = "^(0|[1-9][0-9]*)(\\.[0-9]{2})?$"
     path.write_text(json.dumps(schema, indent=2))
-    with pytest.raises(LockError, match="version 1.1 of production-history changed since it was locked"):
+    with pytest.raises(
+        LockError, match=r"version 1\.1 of production-history changed since it was locked"
+    ):
         load_family(released)
     for command in (["validate", VALID_11], ["check", "production-history"]):
         code, _, err = _cli(capsys, *command, "--family-path", released)
@@ -76,7 +90,7 @@ def test_changed_step_of_a_released_version_is_refused(released: Path) -> None:
     """A released version's upgrade step edited in place is named in the refusal."""
     steps = released / "steps.py"
     steps.write_text(steps.read_text().replace("run.setdefault(key, value)", "run[key] = value"))
-    with pytest.raises(LockError, match="step upgrade 1.0 -> 1.1 changed"):
+    with pytest.raises(LockError, match=r"step upgrade 1\.0 -> 1\.1 changed"):
         load_family(released)
 
 
@@ -92,16 +106,25 @@ def test_draft_head_may_change_freely(released: Path, capsys: pytest.CaptureFixt
     assert load_family(released).current == "1.1"
     old = released / "1.0.schema.json"
     old.write_text(old.read_text().replace('"maxLength": 40', '"maxLength": 41', 1))
-    with pytest.raises(LockError, match="version 1.0 of history-copy changed"):
+    with pytest.raises(LockError, match=r"version 1\.0 of history-copy changed"):
         load_family(released)
 
 
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda t: t.replace('status = "released"', 'status = "frozen"', 1), ":8: version '1.0': status"),
-        (lambda t: t.replace("lock_version = 1", "lock_version = 1\nbogus = 2"), ":5: unknown key 'bogus'"),
-        (lambda t: t.replace('schema = "sha256:', 'schema = "md5:', 1), ":8: version '1.0': schema"),
+        (
+            lambda t: t.replace('status = "released"', 'status = "frozen"', 1),
+            ":8: version '1.0': status",
+        ),
+        (
+            lambda t: t.replace("lock_version = 1", "lock_version = 1\nbogus = 2"),
+            ":5: unknown key 'bogus'",
+        ),
+        (
+            lambda t: t.replace('schema = "sha256:', 'schema = "md5:', 1),
+            ":8: version '1.0': schema",
+        ),
         (lambda t: t + "[[[\n", "not valid TOML"),
     ],
     ids=["status", "unknown-key", "fingerprint", "toml"],

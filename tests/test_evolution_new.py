@@ -26,7 +26,11 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
 def family(tmp_path: Path) -> Path:
     """A copy of the built-in family named "bakes", without a lock."""
     folder = tmp_path / "bakes"
-    shutil.copytree(BUILTIN_FOLDER / "production_history", folder, ignore=shutil.ignore_patterns("__pycache__", "docmigrate.lock"))
+    shutil.copytree(
+        BUILTIN_FOLDER / "production_history",
+        folder,
+        ignore=shutil.ignore_patterns("__pycache__", "docmigrate.lock"),
+    )
     toml = folder / "family.toml"
     toml.write_text(toml.read_text().replace('"production-history"', '"bakes"'))
     return folder
@@ -44,7 +48,7 @@ def _add_oven(folder: Path) -> None:
 def test_new_version_scaffolds_and_never_overwrites(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """new copies the head's schema relabelled, adds a stub, folders and a lock; twice exits 2."""
+    """New copies the head's schema relabelled, adds a stub, folders and a lock; twice exits 2."""
     code, out, _ = _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
     assert code == 0 and "next:" in out and "docmigrate diff bakes 1.1 1.2" in out
     schema = json.loads((family / "1.2.schema.json").read_text())
@@ -62,10 +66,14 @@ def test_new_version_scaffolds_and_never_overwrites(
     assert (family / "1.2.schema.json").read_bytes() == before
 
 
-def test_stub_fails_the_laws_until_written(family: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stub_fails_the_laws_until_written(
+    family: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The stub raises, so check fails on the new step (exit 1)."""
     _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
-    code, out, _ = _cli(capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store")
+    code, out, _ = _cli(
+        capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store"
+    )
     assert code == 1 and "write the 1.1 -> 1.2 step" in out
 
 
@@ -78,7 +86,9 @@ def test_from_diff_writes_the_step_from_schema_defaults(
     code, _, _ = _cli(capsys, "new", "bakes", "1.2", "--from-diff", "--family-path", family)
     assert code == 0
     assert "record.setdefault('oven', defaults['oven'])" in (family / "steps.py").read_text()
-    code, out, _ = _cli(capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store")
+    code, out, _ = _cli(
+        capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store"
+    )
     assert code == 0, out
     assert "ok    step coverage 1.1 -> 1.2: 2 reader-breaking change(s)" in out  # label, oven
 
@@ -94,21 +104,30 @@ def test_from_diff_refuses_changes_it_cannot_write(
     assert code == 2 and "maxLength 40 became 10" in err
 
 
-def test_uncovered_reader_breaking_change_fails_coverage(family: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_uncovered_reader_breaking_change_fails_coverage(
+    family: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A step that does not add a new required field leaves the change uncovered, named."""
     _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
     _add_oven(family)
     steps = family / "steps.py"
-    steps.write_text(steps.read_text().replace(
-        '    raise NotImplementedError("write the 1.1 -> 1.2 step in steps.py")\n', "    return record\n"
-    ))
+    steps.write_text(
+        steps.read_text().replace(
+            '    raise NotImplementedError("write the 1.1 -> 1.2 step in steps.py")\n',
+            "    return record\n",
+        )
+    )
     results = step_coverage(load_family(family), examples=40)
     uncovered = [f.change.summary for r in results for f, _ in r.uncovered]
-    assert uncovered == ["property 'oven' added (required, default \"main\"); old files never had it"]
+    assert uncovered == [
+        "property 'oven' added (required, default \"main\"); old files never had it"
+    ]
 
 
-def test_new_family_folder_loads_with_version_1_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """new FAMILY --family-path DIR creates a loadable family at 1.0 with a draft lock."""
+def test_new_family_folder_loads_with_version_1_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a version, new FAMILY --family-path DIR creates a family at 1.0, lock draft."""
     code, out, _ = _cli(capsys, "new", "recipe-book", "--family-path", tmp_path)
     assert code == 0 and "created" in out
     loaded = load_family(tmp_path / "recipe_book")

@@ -81,7 +81,7 @@ def test_pre_commit_hook_command_validates_files(tmp_path: Path) -> None:
 
 
 def test_readme_evolve_a_family_commands_run(tmp_path: Path) -> None:
-    """The "Evolve a family" commands (new, edit, diff, new --from-diff, check, lock) exit as announced."""
+    """The "Evolve a family" commands (new, edit, diff, check, lock) exit as announced."""
     families = tmp_path / "families"
     shutil.copytree(
         ROOT / "src" / "docmigrate" / "families" / "production_history",

@@ -807,11 +807,11 @@ def lock(
     "defaults, removed optional ones).",
 )
 @family_path_option
-def new(
-    name: str, version: str | None, from_diff: bool, family_paths: tuple[Path, ...]
-) -> None:
-    """Start a new VERSION of FAMILY (schema copy, step stub, example folders, lock), or,
-    without VERSION, a new family folder with version 1.0 under --family-path DIR.
+def new(name: str, version: str | None, from_diff: bool, family_paths: tuple[Path, ...]) -> None:
+    """Start a new VERSION of FAMILY, or (without VERSION) a new family under --family-path.
+
+    A version gets a copy of the current schema, a step stub, example folders and its lock
+    entry; a family gets a folder with version 1.0 inside the one --family-path DIR.
 
     Never overwrites a version file. The previous head is marked released in docmigrate.lock.
     """
@@ -819,7 +819,9 @@ def new(
 
     if version is None:
         if len(family_paths) != 1:
-            raise UsageError("new FAMILY without VERSION needs one --family-path DIR to create it in")
+            raise UsageError(
+                "new FAMILY without VERSION needs one --family-path DIR to create it in"
+            )
         created = new_family(family_paths[0], name)
     else:
         family = _registry(family_paths).get(name)

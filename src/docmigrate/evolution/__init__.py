@@ -1,5 +1,6 @@
-"""Schema evolution: compatibility diffs with counterexamples, a lock on released versions,
-and scaffolding for new versions and families.
+"""Schema evolution: compatibility diffs, a lock on released versions, scaffolding.
+
+Compatibility diffs come with counterexamples; ``new`` starts versions and families.
 
 >>> from docmigrate.evolution import diff_versions
 >>> diff = diff_versions(family, "1.0", "1.1")     # reader/writer verdicts, counterexamples

@@ -530,10 +530,10 @@ class Comparison:
         old_schema = old_props.get(name, self._elsewhere(old, name))
         new_schema = new_props.get(name, self._elsewhere(new, name))
         if name in new_props:
-            kind, schema, required = "property-added", new_schema, is_required
+            kind, required = "property-added", is_required
             default = _default_of(new_schema, self.new_index, where.new_pointer)
         else:
-            kind, schema, required = "property-removed", old_schema, was_required
+            kind, required = "property-removed", was_required
             default = _default_of(old_schema, self.old_index, where.old_pointer)
         subsumed_old = self.subsumes(old_schema, new_schema, where)
         subsumed_new = self.subsumes(new_schema, old_schema, where)
@@ -617,7 +617,7 @@ class Comparison:
                     keyword="patternProperties",
                 )
 
-    # -- arrays -------------------------------------------------------------------------------------
+    # -- arrays --------------------------------------------------------------------------------
 
     def _items(self, old: dict[str, Any], new: dict[str, Any], where: _Where) -> None:
         old_prefix, new_prefix = old.get("prefixItems", []), new.get("prefixItems", [])
@@ -658,7 +658,12 @@ class Comparison:
         self._schema_keyword(old, new, where, "unevaluatedItems", ("loose", None), "?")
         self._conditional(old, new, where)
         self._dependent_schemas(old, new, where)
-        for keyword, polarity in (("allOf", "+"), ("anyOf", "+"), ("oneOf", "?")):
+        branches: tuple[tuple[str, Polarity], ...] = (
+            ("allOf", "+"),
+            ("anyOf", "+"),
+            ("oneOf", "?"),
+        )
+        for keyword, polarity in branches:
             self._branches(old, new, where, keyword, polarity)
 
     def _schema_keyword(

@@ -1,4 +1,4 @@
-"""Step coverage: does each upgrade step repair every reader-breaking change of its edge?
+"""Step coverage: whether each upgrade step repairs every reader-breaking change of its edge.
 
 For each upgrade step, the diff of its two versions lists the changes that break readers,
 each with a counterexample document valid at the source. The step is run on each (as the

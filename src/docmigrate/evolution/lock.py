@@ -244,8 +244,9 @@ def locked_family(
         if (
             before is not None
             and before.status == "released"
+            and previous is not None
             and bare == previous.exclude_annotations
-        ):  # type: ignore[union-attr]
+        ):
             versions[version] = before
             continue
         status: Status = (

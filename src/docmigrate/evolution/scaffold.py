@@ -44,7 +44,7 @@ def new_version(family: Family, version: str) -> Created:
     schema_path = folder / f"{version}{SCHEMA_SUFFIX}"
     if version in family.schemas or schema_path.exists():
         raise UsageError(f"{schema_path} already exists: new never overwrites a version file")
-    schema = jsonio.clone(family.schema(current))
+    schema: Any = jsonio.clone(dict(family.schema(current)))
     _relabel(schema, family, current, version)
     schema_path.write_text(jsonio.dumps(schema) + "\n", encoding="utf-8")
     steps_path = folder / "steps.py"
@@ -147,11 +147,17 @@ def step_from_diff(family: Family, version: str) -> Path:
             change.kind == "const" and change.old_location.endswith(_label_place(family))
         ):
             continue
-        if change.instance_path == level and change.kind == "property-added" and (
-            details.get("has_default") or not details.get("required")
+        if (
+            change.instance_path == level
+            and change.kind == "property-added"
+            and (details.get("has_default") or not details.get("required"))
         ):
             added.append(details["name"]) if details.get("has_default") else None
-        elif change.instance_path == level and change.kind == "property-removed" and not details.get("required"):
+        elif (
+            change.instance_path == level
+            and change.kind == "property-removed"
+            and not details.get("required")
+        ):
             removed.append(details["name"])
         else:
             refused.append(f"{change.instance_path}: {change.summary}")
@@ -197,7 +203,7 @@ def new_family(parent: Path, name: str) -> Created:
         f'[detect]\nrequired = ["/version"]\n',
         encoding="utf-8",
     )
-    schema = {
+    schema: Any = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"{name} 1.0",
         "type": "object",

@@ -150,7 +150,7 @@ def candidate_leaves(change: Change, role: str) -> list[Any]:
 
 
 def find_counterexample(sides: Sides, change: Change | None, role: str, *, examples: int) -> Any:
-    """Return a (shrunk) counterexample for ``role`` at ``change`` (None: anywhere), or NOT_FOUND."""
+    """Return a shrunk counterexample for ``role`` at ``change`` (None: anywhere), or NOT_FOUND."""
     if change is None:
         other = NEW_URI if role == "reader" else OLD_URI
         schemas = [focus_schema(sides, None, role, {"not": {"$ref": other}})]
