@@ -690,8 +690,174 @@ def check(
                 # Each law says what it exercised; one with nothing to check is not "ok".
                 status = "--  " if exercise.note else "ok  "
                 click.echo(f"  {status}  {name}: {exercise.summary()}")
+        failed += _report_coverage(family)
     click.echo(f"{len(chosen)} family(ies), {failed} law(s) failed")
     sys.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _report_coverage(family: Any) -> int:
+    """Print, per upgrade step, the reader-breaking changes it covers; return the failures."""
+    from docmigrate.evolution.coverage import step_coverage
+
+    failures = 0
+    for result in step_coverage(family):
+        edge = f"{result.step.source} -> {result.step.target}"
+        for finding, problem in result.uncovered:
+            failures += 1
+            change = finding.change
+            click.echo(
+                visible(
+                    f"  FAIL  step coverage {edge}: {change.instance_path}: {change.summary}: "
+                    f"{result.step.name} leaves its counterexample invalid ({problem})"
+                )
+            )
+        if not result.uncovered:
+            count_ = len(result.covered)
+            click.echo(
+                f"  ok    step coverage {edge}: {count_} reader-breaking change(s), each "
+                f"counterexample upgraded valid by {result.step.name}"
+            )
+    return failures
+
+
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["reader", "writer", "any"]),
+    default=None,
+    help="Exit 1 when a change breaks this role (for CI).",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Documents drawn per change and role in the counterexample search.",
+)
+@family_path_option
+def diff(
+    name: str,
+    old: str,
+    new: str,
+    output_format: str,
+    fail_on: str | None,
+    examples: int | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Compare two versions of a family: every change, and whether it breaks readers or writers.
+
+    reader: a document valid under OLD is invalid under NEW (old files need a step);
+    writer: a document valid under NEW is invalid under OLD (old readers cannot read new
+    files). A "breaking" verdict comes with a counterexample document confirmed by the
+    validators; "compatible" is proved; anything else is "undecided".
+    """
+    from docmigrate.evolution import diff_versions, render
+
+    family = _registry(family_paths).get(name)
+    result = diff_versions(family, old, new, examples=examples)
+    click.echo(render(result, output_format, family=family.name), nl=False)
+    sys.exit(EXIT_INVALID if fail_on and result.breaking(fail_on) else EXIT_OK)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[FAMILY]...")
+@click.option(
+    "--release",
+    "release",
+    multiple=True,
+    metavar="VERSION",
+    help="Also mark this version (e.g. the head) released. Repeatable.",
+)
+@click.option(
+    "--exclude-annotations/--include-annotations",
+    default=None,
+    help="Leave titles, descriptions, $comment and examples out of the schema fingerprints "
+    "(kept from the existing lock when not given).",
+)
+@family_path_option
+def lock(
+    names: tuple[str, ...],
+    release: tuple[str, ...],
+    exclude_annotations: bool | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Write docmigrate.lock in each family folder: fingerprints of its released versions.
+
+    Every version but the current one is released; the current one stays a draft (free to
+    change) unless --release names it. Loading a family whose released version's schema or
+    step changed since then is refused (exit 2). Commit the lock with the family.
+    """
+    from docmigrate.evolution.lock import locked_family, read_lock, write_lock
+
+    registry = _registry(family_paths)
+    for family in _chosen(registry, names, family_paths):
+        result = locked_family(
+            family,
+            read_lock(family.location),
+            release=release,
+            exclude_annotations=exclude_annotations,
+        )
+        path = write_lock(family.location, result)
+        states = ", ".join(f"{v} {e.status}" for v, e in result.versions.items())
+        click.echo(visible(f"{family.name}: wrote {path} ({states})"))
+
+
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("version", metavar="[VERSION]", required=False)
+@click.option(
+    "--from-diff",
+    is_flag=True,
+    help="Write the stub's body from the edited VERSION schema (added properties with "
+    "defaults, removed optional ones).",
+)
+@family_path_option
+def new(name: str, version: str | None, from_diff: bool, family_paths: tuple[Path, ...]) -> None:
+    """Start a new VERSION of FAMILY, or (without VERSION) a new family under --family-path.
+
+    A version gets a copy of the current schema, a step stub, example folders and its lock
+    entry; a family gets a folder with version 1.0 inside the one --family-path DIR.
+
+    Never overwrites a version file. The previous head is marked released in docmigrate.lock.
+    """
+    from docmigrate.evolution.scaffold import new_family, new_version, step_from_diff
+
+    if version is None:
+        if len(family_paths) != 1:
+            raise UsageError(
+                "new FAMILY without VERSION needs one --family-path DIR to create it in"
+            )
+        created = new_family(family_paths[0], name)
+    else:
+        family = _registry(family_paths).get(name)
+        if from_diff:
+            click.echo(f"wrote {step_from_diff(family, version)}")
+            return
+        created = new_version(family, version)
+    for path in created.paths:
+        click.echo(visible(f"created {path}"))
+    click.echo("next:")
+    for step in created.next_steps:
+        click.echo(visible(f"  {step}"))
+
+
+def _chosen(registry: Registry, names: Sequence[str], family_paths: Sequence[Path]) -> list[Any]:
+    """The families a command acts on: those named, else those of --family-path, else all."""
+    if names:
+        return [registry.get(name) for name in names]
+    if family_paths:
+        builtin = BUILTIN_FOLDER.resolve()
+        return [f for f in registry if Path(f.location).resolve().parent != builtin]
+    return list(registry)
 
 
 @cli.command()
