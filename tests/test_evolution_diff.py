@@ -160,3 +160,23 @@ def test_cli_unknown_version_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     """A diff of a version the family lacks exits 2 with a one-line message."""
     code, _, err = _cli(capsys, "diff", "production-history", "1.0", "9.9")
     assert code == 2 and "not a known version" in err and "Traceback" not in err
+
+
+def test_diff_without_hypothesis_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Diff draws with Hypothesis, an optional extra: without it, exit 2 and the pip line."""
+    import importlib.util
+
+    from docmigrate.cli import main
+
+    real_find_spec = importlib.util.find_spec
+
+    def no_hypothesis(name: str, *args: object) -> object:
+        return None if name == "hypothesis" else real_find_spec(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_hypothesis)
+    with pytest.raises(SystemExit) as done:
+        main(["diff", "production-history", "1.0", "1.1"])
+    assert done.value.code == 2
+    assert "pip install 'docmigrate[testing]'" in capsys.readouterr().err

@@ -6,6 +6,7 @@ Exit codes: 0 everything fine, 1 some file invalid, unreadable or not upgraded,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -760,6 +761,7 @@ def diff(
     files). A "breaking" verdict comes with a counterexample document confirmed by the
     validators; "compatible" is proved; anything else is "undecided".
     """
+    _require_hypothesis("diff")
     from docmigrate.evolution import diff_versions, render
 
     family = _registry(family_paths).get(name)
@@ -840,6 +842,7 @@ def new(name: str, version: str | None, from_diff: bool, family_paths: tuple[Pat
     else:
         family = _registry(family_paths).get(name)
         if from_diff:
+            _require_hypothesis("new --from-diff")
             click.echo(f"wrote {step_from_diff(family, version)}")
             return
         created = new_version(family, version)
@@ -891,6 +894,14 @@ def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
                 f"  {step['direction']:9} {step['from']} -> {step['to']}: "
                 f"{step['function']}{scope}{drops}"
             )
+
+
+def _require_hypothesis(command: str) -> None:
+    """Refuse a command that draws documents when Hypothesis (an optional extra) is missing."""
+    if importlib.util.find_spec("hypothesis") is None:
+        raise click.UsageError(
+            f"{command} draws documents with Hypothesis: pip install 'docmigrate[testing]'"
+        )
 
 
 def _known_family(registry: Registry, name: str | None) -> None:
