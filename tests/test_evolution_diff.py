@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -166,10 +167,6 @@ def test_diff_without_hypothesis_says_what_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Diff draws with Hypothesis, an optional extra: without it, exit 2 and the pip line."""
-    import importlib.util
-
-    from docmigrate.cli import main
-
     real_find_spec = importlib.util.find_spec
 
     def no_hypothesis(name: str, *args: object) -> object:
