@@ -550,11 +550,24 @@ def import_(
                     )
                 )
         _echo_problems(reports)
-        failed = sum(not r.ok for r in reports)
-        click.echo(
-            f"{count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
-        )
+        click.echo(import_summary(reports))
     _exit(reports)
+
+
+def import_summary(reports: Sequence[FileReport]) -> str:
+    """One line counting every file: ``4 files: 2 imported, 1 already imported, 1 failed``.
+
+    A file counts as imported when it made an import of its own; one that was already
+    imported (or brought nothing new) changed nothing and is counted apart.
+    """
+    imported = sum(r.ok and r.action.startswith("import ") for r in reports)
+    failed = sum(not r.ok for r in reports)
+    unchanged = len(reports) - imported - failed
+    parts = [f"{imported} imported"]
+    if unchanged:
+        parts.append(f"{unchanged} unchanged (already imported or nothing new)")
+    parts.append(f"{failed} failed")
+    return f"{count(len(reports), 'file')}: {', '.join(parts)}"
 
 
 @cli.command()
