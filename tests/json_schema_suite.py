@@ -125,8 +125,7 @@ def attempt(group: Group, examples: int = 20) -> Outcome:
     # a group where it refuses one of the suite's own valid documents (a known bug of its,
     # e.g. draft 2019-09 unevaluatedProperties beside additionalProperties), it is not asked.
     trust_python = all(
-        python_jsonschema_accepts(schema, example) is not False
-        for example in group.valid_examples
+        python_jsonschema_accepts(schema, example) is not False for example in group.valid_examples
     )
     outcome.second_opinion = trust_python
 

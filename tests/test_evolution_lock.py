@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
-from docmigrate.cli import main
 from docmigrate.evolution.lock import LOCK_NAME, LockError, schema_fingerprint
 from docmigrate.loader import load_family
 from docmigrate.registry import BUILTIN_FOLDER
@@ -17,13 +17,6 @@ HISTORY = BUILTIN_FOLDER / "production_history"
 VALID_11 = (
     Path(__file__).parent / "data" / "production_history" / "1.1" / "valid" / "with-losses.json"
 )
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
 
 
 @pytest.fixture
@@ -81,7 +74,7 @@ def test_origin_in_place_drift_of_released_1_1_is_caught(
     ):
         load_family(released)
     for command in (["validate", VALID_11], ["check", "production-history"]):
-        code, _, err = _cli(capsys, *command, "--family-path", released)
+        code, _, err = run(capsys, *command, "--family-path", released)
         assert code == 2, command
         assert "add version 1.2 instead" in err and "Traceback" not in err
 
@@ -99,7 +92,7 @@ def test_draft_head_may_change_freely(released: Path, capsys: pytest.CaptureFixt
     (released / LOCK_NAME).unlink()
     toml = released / "family.toml"
     toml.write_text(toml.read_text().replace('"production-history"', '"history-copy"'))
-    code, out, _ = _cli(capsys, "lock", "--family-path", released)
+    code, out, _ = run(capsys, "lock", "--family-path", released)
     assert code == 0 and "1.0 released, 1.1 draft" in out
     path = released / "1.1.schema.json"
     path.write_text(path.read_text().replace("adds loss tracking", "adds loss tracking!"))
@@ -135,5 +128,5 @@ def test_hand_edited_lock_is_a_configuration_error_with_the_line(
     """A corrupt lock file exits 2 with its path and line, never a traceback."""
     lock = released / LOCK_NAME
     lock.write_text(edit(lock.read_text()))  # type: ignore[operator]
-    code, _, err = _cli(capsys, "validate", VALID_11, "--family-path", released)
+    code, _, err = run(capsys, "validate", VALID_11, "--family-path", released)
     assert code == 2 and expected in err and "Traceback" not in err

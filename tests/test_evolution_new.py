@@ -7,19 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
-from docmigrate.cli import main
 from docmigrate.evolution.coverage import step_coverage
 from docmigrate.evolution.lock import read_lock
 from docmigrate.loader import load_family
 from docmigrate.registry import BUILTIN_FOLDER
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def test_new_version_scaffolds_and_never_overwrites(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """New copies the head's schema relabelled, adds a stub, folders and a lock; twice exits 2."""
-    code, out, _ = _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
+    code, out, _ = run(capsys, "new", "bakes", "1.2", "--family-path", family)
     assert code == 0 and "next:" in out and "docmigrate diff bakes 1.1 1.2" in out
     schema = json.loads((family / "1.2.schema.json").read_text())
     assert schema["properties"]["version"] == {"const": "1.2"}
@@ -61,7 +54,7 @@ def test_new_version_scaffolds_and_never_overwrites(
         "1.0": "released", "1.1": "released", "1.2": "draft",
     }  # fmt: skip
     before = (family / "1.2.schema.json").read_bytes()
-    code, _, err = _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
+    code, _, err = run(capsys, "new", "bakes", "1.2", "--family-path", family)
     assert code == 2 and "never overwrites" in err
     assert (family / "1.2.schema.json").read_bytes() == before
 
@@ -70,8 +63,8 @@ def test_stub_fails_the_laws_until_written(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The stub raises, so check fails on the new step (exit 1)."""
-    _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
-    code, out, _ = _cli(
+    run(capsys, "new", "bakes", "1.2", "--family-path", family)
+    code, out, _ = run(
         capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store"
     )
     assert code == 1 and "write the 1.1 -> 1.2 step" in out
@@ -81,12 +74,12 @@ def test_from_diff_writes_the_step_from_schema_defaults(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An added property with a default gets a generated step; laws and coverage then pass."""
-    _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
+    run(capsys, "new", "bakes", "1.2", "--family-path", family)
     _add_oven(family)
-    code, _, _ = _cli(capsys, "new", "bakes", "1.2", "--from-diff", "--family-path", family)
+    code, _, _ = run(capsys, "new", "bakes", "1.2", "--from-diff", "--family-path", family)
     assert code == 0
     assert "record.setdefault('oven', defaults['oven'])" in (family / "steps.py").read_text()
-    code, out, _ = _cli(
+    code, out, _ = run(
         capsys, "check", "bakes", "--family-path", family, "--examples", "5", "--no-store"
     )
     assert code == 0, out
@@ -97,10 +90,10 @@ def test_from_diff_refuses_changes_it_cannot_write(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A change other than a defaulted addition is named and refused (exit 2)."""
-    _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
+    run(capsys, "new", "bakes", "1.2", "--family-path", family)
     path = family / "1.2.schema.json"
     path.write_text(path.read_text().replace('"maxLength": 40', '"maxLength": 10', 1))
-    code, _, err = _cli(capsys, "new", "bakes", "1.2", "--from-diff", "--family-path", family)
+    code, _, err = run(capsys, "new", "bakes", "1.2", "--from-diff", "--family-path", family)
     assert code == 2 and "maxLength 40 became 10" in err
 
 
@@ -108,7 +101,7 @@ def test_uncovered_reader_breaking_change_fails_coverage(
     family: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A step that does not add a new required field leaves the change uncovered, named."""
-    _cli(capsys, "new", "bakes", "1.2", "--family-path", family)
+    run(capsys, "new", "bakes", "1.2", "--family-path", family)
     _add_oven(family)
     steps = family / "steps.py"
     steps.write_text(
@@ -128,11 +121,11 @@ def test_new_family_folder_loads_with_version_1_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without a version, new FAMILY --family-path DIR creates a family at 1.0, lock draft."""
-    code, out, _ = _cli(capsys, "new", "recipe-book", "--family-path", tmp_path)
+    code, out, _ = run(capsys, "new", "recipe-book", "--family-path", tmp_path)
     assert code == 0 and "created" in out
     loaded = load_family(tmp_path / "recipe_book")
     assert loaded.versions == ("1.0",)
     lock = read_lock(tmp_path / "recipe_book")
     assert lock is not None and lock.versions["1.0"].status == "draft"
-    code, _, err = _cli(capsys, "new", "recipe-book", "--family-path", tmp_path)
+    code, _, err = run(capsys, "new", "recipe-book", "--family-path", tmp_path)
     assert code == 2 and "already exists" in err

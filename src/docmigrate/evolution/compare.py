@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from docmigrate.evolution.canonical import canonical_text, same
 from docmigrate.pointers import json_path
+from docmigrate.testing.generation import TYPE_KINDS
 from docmigrate.testing.schema_index import SchemaIndex
 
 OLD_URI = "urn:docmigrate:diff:old"
@@ -56,16 +57,7 @@ _HANDLED = frozenset(
         "if", "then", "else", "unevaluatedProperties", "unevaluatedItems", "$ref", *_COUNTS,
     }
 )  # fmt: skip
-_KINDS = {
-    "object": {"object"},
-    "array": {"array"},
-    "string": {"string"},
-    "integer": {"integer"},
-    "number": {"integer", "fraction"},
-    "boolean": {"boolean"},
-    "null": {"null"},
-}
-_ALL_KINDS = frozenset().union(*_KINDS.values())
+_ALL_KINDS = frozenset().union(*TYPE_KINDS.values())
 
 
 @dataclass(frozen=True)
@@ -847,7 +839,11 @@ def _kinds(declared: Any) -> frozenset[str]:
     if declared is None:
         return _ALL_KINDS
     names = [declared] if isinstance(declared, str) else declared
-    return frozenset().union(*(_KINDS.get(n, set()) for n in names)) if names else frozenset()
+    return (
+        frozenset().union(*(TYPE_KINDS.get(n, frozenset()) for n in names))
+        if names
+        else frozenset()
+    )
 
 
 def _type_words(declared: Any) -> str:
