@@ -141,6 +141,15 @@ step_timeout_option = click.option(
 )
 
 
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say on standard error how each file was read: streaming (record by record, memory "
+    "flat whatever its size) or in memory, and why.",
+)
+
+
 def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
@@ -189,6 +198,7 @@ def cli() -> None:
 )
 @exclude_option
 @max_file_size_option
+@verbose_option
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
@@ -197,6 +207,7 @@ def validate(
     require_current: bool,
     exclude: tuple[str, ...],
     max_file_size: int,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them; - reads standard input).
@@ -217,6 +228,8 @@ def validate(
             max_file_size=max_file_size,
         )
     )
+    if verbose:
+        _echo_pipelines(reports)
     fmt = output_format or settings.format or "text"
     click.echo(render(reports, fmt, color=fmt == "text" and _color()), nl=False)
     _exit(reports)
@@ -302,6 +315,7 @@ def validate(
 @max_file_size_option
 @step_timeout_option
 @action_format_option
+@verbose_option
 @family_path_option
 def upgrade(
     paths: tuple[Path, ...],
@@ -322,6 +336,7 @@ def upgrade(
     max_file_size: int,
     step_timeout: float | None,
     output_format: str,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
@@ -393,6 +408,8 @@ def upgrade(
             progress=finished,
         )
     )
+    if verbose:
+        _echo_pipelines(reports)
     if manifest is not None and any(r.backup for r in reports):
         click.echo(f"backup manifest: {visible(str(manifest.path))}", err=True)
     _report_upgrade(reports, len(jobs) + len(refused), output_format, diff=diff)
@@ -726,6 +743,13 @@ def _describe_action(report: FileReport) -> str:
     else:
         line = f"{report.path}: already at {report.target}, unchanged"
     return visible(line)
+
+
+def _echo_pipelines(reports: Iterable[FileReport]) -> None:
+    """Say on standard error how each file was read (streaming or in memory, and why)."""
+    for report in reports:
+        if report.pipeline:
+            click.echo(f"{visible(report.path)}: {report.pipeline}", err=True)
 
 
 def _echo_problems(reports: Iterable[FileReport]) -> None:

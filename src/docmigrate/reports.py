@@ -37,6 +37,8 @@ class FileReport:
     sha256_after: str | None = None
     diff: str = ""
     """For imports: records ``imported``, ``skipped`` and ``replaced``."""
+    pipeline: str = ""
+    """How the file was read: ``streaming`` (record by record), or ``in memory: <why>``."""
 
     @property
     def ok(self) -> bool:
