@@ -34,7 +34,8 @@ CHUNK_SIZE = 1 << 20
 
 _PLACEHOLDER = "[]"
 _REFUSED_STARTS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-# A decode error this far before the end of the buffer is in the text, not where it was cut.
+# A decode error this far before the end of the buffer is in the text, not where it was cut; a
+# value ending nearer than this to the end may go on in the next read.
 _CUT_MARGIN = 16
 
 
@@ -267,8 +268,8 @@ class RecordReader:
             except (ValueError, RecursionError):
                 raise NotStreamable("a record is not JSON docmigrate reads") from None
             else:
-                # A number may go on in the next chunk; anything else is complete.
-                if end < len(self._buffer) or self._eof:
+                # A number cut by the read ("1." of "1.5") parses as a shorter one: read on.
+                if self._eof or end + _CUT_MARGIN < len(self._buffer):
                     return value, index, end
             index = self._read_more(index)
 
@@ -339,6 +340,8 @@ def _find_records(
                 _, index = skip_value(text, index)
             except (ValueError, RecursionError):
                 return _missing(eof)
+            if index + _CUT_MARGIN >= len(text) and not eof:
+                return None  # a number cut by the read parses as a shorter one
             index = _skip_ws(text, index)
             if index >= len(text):
                 return _missing(eof)

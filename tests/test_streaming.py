@@ -1,0 +1,328 @@
+"""The streaming pipeline gives exactly what the in-memory one gives, on every kind of input.
+
+Each file is handled twice by the same command functions: once read whole (files below the
+streaming threshold) and once record by record (threshold 0). Verdicts, problems with their
+positions, upgraded bytes and reports must be identical; where the streaming path hands a
+file over to the in-memory one, the test says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FamilyMaker
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from docmigrate import Family, Registry, commands, jsonio
+from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file, validate_paths
+from docmigrate.jsonio.streaming import NotStreamable, RecordReader
+from docmigrate.registry import BUILTIN_FOLDER
+from docmigrate.reports import FileReport
+from docmigrate.streaming import records_problem, validate_stream
+from docmigrate.testing import documents, invalid_documents
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "families"
+SUITE = Path(__file__).parent / "data" / "json-test-suite" / "test_parsing"
+BIG = os.environ.get("DOCMIGRATE_PROFILE") == "ci"
+LAYOUTS: list[dict[str, Any]] = [
+    {"indent": 2},
+    {"indent": 4, "ensure_ascii": True},
+    {"indent": "\t", "newline": "\r\n"},
+    {"indent": None},
+    {"indent": None, "separators": (", ", ": "), "trailing_newline": False},
+    {"indent": 1, "separators": (" ,", " : ")},
+]
+
+
+@pytest.fixture(scope="module")
+def both() -> Registry:
+    """The built-in family and the recipe-book example."""
+    return Registry.discover([EXAMPLES], cwd=BUILTIN_FOLDER, entry_points=False)
+
+
+@pytest.fixture
+def streaming_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stream every file, however small (the threshold is a speed choice, not a rule)."""
+    monkeypatch.setattr(commands, "STREAMING_MIN_SIZE", 0)
+    yield
+
+
+def _validate(path: Path, registry: Registry, *, stream: bool, **options: Any) -> FileReport:
+    threshold = 0 if stream else 1 << 62
+    saved, commands.STREAMING_MIN_SIZE = commands.STREAMING_MIN_SIZE, threshold
+    try:
+        return next(validate_paths([path], registry, **options))
+    finally:
+        commands.STREAMING_MIN_SIZE = saved
+
+
+def _upgrade(
+    path: Path, registry: Registry, out: Path, *, stream: bool, **options: Any
+) -> tuple[FileReport, bytes | None]:
+    threshold = 0 if stream else 1 << 62
+    saved, commands.STREAMING_MIN_SIZE = commands.STREAMING_MIN_SIZE, threshold
+    destination = out / ("streamed.json" if stream else "in-memory.json")
+    try:
+        job = UpgradeJob(path, path, destination)
+        report = upgrade_file(job, registry, UpgradeOptions(out=out, **options))
+    finally:
+        commands.STREAMING_MIN_SIZE = saved
+    data = destination.read_bytes() if destination.exists() else None
+    return report, data
+
+
+def _same_report(streamed: FileReport, whole: FileReport) -> None:
+    mine, theirs = asdict(streamed), asdict(whole)
+    for key in ("pipeline", "output"):
+        mine.pop(key), theirs.pop(key)
+    assert mine == theirs
+
+
+def _check_validate(path: Path, registry: Registry, **options: Any) -> FileReport:
+    """Validate both ways; assert the same outcome; return the streamed report."""
+    streamed = _validate(path, registry, stream=True, **options)
+    whole = _validate(path, registry, stream=False, **options)
+    _same_report(streamed, whole)
+    return streamed
+
+
+def _check_upgrade(path: Path, registry: Registry, out: Path, **options: Any) -> FileReport:
+    """Upgrade both ways into ``out``; assert the same report and bytes; return the streamed."""
+    streamed, streamed_bytes = _upgrade(path, registry, out, stream=True, **options)
+    whole, whole_bytes = _upgrade(path, registry, out, stream=False, **options)
+    _same_report(streamed, whole)
+    assert streamed_bytes == whole_bytes
+    return streamed
+
+
+# --- documents drawn from every version's schema ------------------------------------------------
+
+
+def _versions(registry: Registry) -> list[tuple[str, str]]:
+    return [(family.name, version) for family in registry for version in family.versions]
+
+
+@pytest.mark.parametrize("layout", range(len(LAYOUTS)))
+@pytest.mark.parametrize(
+    "family_version", [("production-history", "1.0"), ("production-history", "1.1"),
+                       ("recipe-book", "1"), ("recipe-book", "2")]
+)  # fmt: skip
+def test_drawn_documents_stream_exactly(
+    family_version: tuple[str, str], layout: int, both: Registry, tmp_path: Path
+) -> None:
+    """Valid documents of every version, in every layout: same validation and upgraded bytes."""
+    family = both.get(family_version[0])
+
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(documents(family, family_version[1]))
+    def check(document: Any) -> None:
+        path = tmp_path / "doc.json"
+        path.write_bytes(jsonio.dump_bytes(document, **LAYOUTS[layout]))
+        report = _check_validate(path, both)
+        assert report.pipeline == commands.STREAMING
+        for to in family.versions:
+            upgraded = _check_upgrade(path, both, tmp_path, to=to, allow_loss=True)
+            assert upgraded.pipeline == commands.STREAMING, upgraded.pipeline
+
+    check()
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_invalid_documents_report_the_same_errors(
+    version: str, registry: Registry, tmp_path: Path
+) -> None:
+    """Documents breaking a rule: the same errors at the same lines and columns, streamed."""
+    family = registry.get("production-history")
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(invalid_documents(family, version), st.sampled_from(LAYOUTS))
+    def check(invalid: Any, layout: dict[str, Any]) -> None:
+        path = tmp_path / "bad.json"
+        path.write_bytes(jsonio.dump_bytes(invalid.document, **layout))
+        report = _check_validate(path, registry)
+        assert report.problems
+        has_records = isinstance(invalid.document.get("production_runs"), list)
+        assert (report.pipeline == commands.STREAMING) == has_records, report.pipeline
+        upgraded = _check_upgrade(path, registry, tmp_path)
+        assert upgraded.problems and upgraded.action == ""
+
+    check()
+
+
+# --- the JSONTestSuite corpus, at every place in a document -------------------------------------
+
+PLACES = {
+    "record": b'{"v": "1", "items": [1, %s, 2]}',
+    "only record": b'{"v": "1", "items": [%s]}',
+    "before": b'{"x": %s, "v": "1", "items": [{}]}',
+    "after": b'{"v": "1", "items": [{}], "x": %s}',
+    "records": b'{"v": "1", "items": %s}',
+}
+
+
+@pytest.fixture
+def open_family(make_family: FamilyMaker) -> Registry:
+    """A family whose records may be anything, with a per-record step that wraps each one."""
+    schema = {
+        "type": "object",
+        "properties": {"v": {"enum": ["1", "2"]}, "items": {"type": "array"}},
+        "required": ["items"],
+    }
+    steps = """
+        @upgrade("1", "2", each="/items")
+        def wrap(item):
+            return {"was": item}
+    """
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n'
+        '[records]\npointer = "/items"\n',
+    )
+    return Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_json_test_suite_streams_exactly(place: str, open_family: Registry, tmp_path: Path) -> None:
+    """Every JSONTestSuite case, placed in a record, the header or the records: same outcome."""
+    streamed = 0
+    for case in sorted(SUITE.glob("*.json")):
+        path = tmp_path / "case.json"
+        path.write_bytes(PLACES[place] % case.read_bytes().strip(b" \t\r\n"))
+        report = _check_validate(path, open_family)
+        upgraded = _check_upgrade(path, open_family, tmp_path)
+        streamed += upgraded.pipeline == commands.STREAMING and report.ok
+    assert streamed > 50  # the accepted cases really went through the streaming path
+
+
+# --- the reader on its own ----------------------------------------------------------------------
+
+
+def test_reader_reads_records_across_tiny_chunks(tmp_path: Path) -> None:
+    """Records cut anywhere by the reads (chunks of 1 to 7 bytes) come out whole and exact."""
+    text = '{"a": {"b": 1}, "items": [1.50, "\\u00e9\\ud83d\\ude00", {"k": [-0, 1E+2]}, 123]}'
+    expected = jsonio.loads(text)
+    for size in range(1, 8):
+        path = tmp_path / "t.json"
+        path.write_text(text, encoding="utf-8")
+        with open(path, "rb") as stream:
+            reader = RecordReader(stream, [("items",)], chunk_size=size)
+            reader.open()
+            values = [record.value for record in reader.records()]
+            header = reader.finish()
+        assert values == expected["items"]  # type: ignore[index]
+        assert [type(v) for v in values] == [type(v) for v in expected["items"]]  # type: ignore[index]
+        assert header.value == {"a": {"b": 1}, "items": []}
+
+
+def test_reader_refuses_what_loads_refuses(tmp_path: Path) -> None:
+    """A duplicate key, a trailing comma or a cut file in the records: NotStreamable."""
+    for text in (
+        '{"items": [{"a": 1, "a": 2}]}',
+        '{"items": [1, 2,]}',
+        '{"items": [1, 2',
+        '{"items": [1] "x": 2}',
+        '{"items": [NaN]}',
+    ):
+        path = tmp_path / "t.json"
+        path.write_text(text, encoding="utf-8")
+        with open(path, "rb") as stream, pytest.raises(NotStreamable):
+            reader = RecordReader(stream, [("items",)], chunk_size=3)
+            reader.open()
+            list(reader.records())
+            reader.finish()
+
+
+def test_version_label_after_the_records(registry: Registry, tmp_path: Path) -> None:
+    """A label written after the records array is found, and the file is still streamed."""
+    run = {
+        "uuid": "r-1", "recipe_name": "Bread", "finished_unit_slug": "loaf", "num_batches": 1,
+        "expected_yield": 2, "actual_yield": 2, "produced_at": "2025-01-01T00:00:00",
+        "notes": None, "total_ingredient_cost": "1.0000", "per_unit_cost": "0.5000",
+        "consumptions": [],
+    }  # fmt: skip
+    document = {"exported_at": "2025-01-01T00:00:00", "production_runs": [run], "version": "1.0"}
+    path = tmp_path / "late.json"
+    path.write_bytes(jsonio.dump_bytes(document))
+    report = _check_validate(path, registry, require_current=True)
+    assert report.pipeline == commands.STREAMING
+    assert [p.keyword for p in report.problems] == ["require-current"]
+    upgraded = _check_upgrade(path, registry, tmp_path)
+    assert upgraded.pipeline == commands.STREAMING
+    assert upgraded.action == "upgraded"
+
+
+def test_ensure_ascii_told_late_is_honoured(registry: Registry, tmp_path: Path) -> None:
+    """An all-ASCII file whose first escape comes late is written escaped, like in memory."""
+    run = {
+        "uuid": "r-1", "recipe_name": "Bread", "finished_unit_slug": "loaf", "num_batches": 1,
+        "expected_yield": 2, "actual_yield": 2, "produced_at": "2025-01-01T00:00:00",
+        "notes": None, "total_ingredient_cost": "1.0000", "per_unit_cost": "0.5000",
+        "consumptions": [],
+    }  # fmt: skip
+    runs = [dict(run, uuid=f"r-{i}") for i in range(3000)]
+    runs[-1]["notes"] = "crème"
+    document = {"version": "1.0", "exported_at": "2025-01-01T00:00:00", "production_runs": runs}
+    path = tmp_path / "late-escape.json"
+    path.write_bytes(jsonio.dump_bytes(document, ensure_ascii=True))
+    upgraded = _check_upgrade(path, registry, tmp_path)
+    assert upgraded.pipeline == commands.STREAMING
+    assert b"cr\\u00e8me" in (tmp_path / "streamed.json").read_bytes()
+
+
+# --- when streaming does not apply ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [("uniqueItems", True), ("maxItems", 3), ("contains", {"type": "object"}),
+     ("unevaluatedItems", False), ("minItems", 1)],
+)  # fmt: skip
+def test_schemas_spanning_records_are_not_streamed(keyword: str, value: Any) -> None:
+    """Array keywords that look across records make the schema unstreamable, with the reason."""
+    schema = {"type": "object", "properties": {"items": {"type": "array", keyword: value}}}
+    problem = records_problem(schema, ("items",))
+    assert problem is not None and keyword in problem
+    assert records_problem({"properties": {"items": {"items": {}}}}, ("items",)) is None
+
+
+def test_whole_document_step_falls_back(make_family: FamilyMaker, tmp_path: Path) -> None:
+    """A plan with a whole-document step is run in memory, and --verbose's reason says so."""
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    steps = """
+        @upgrade("1", "2")
+        def whole(document):
+            document["n"] = len(document["items"])
+            return document
+    """
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+    path = tmp_path / "d.json"
+    path.write_text('{"v": "1", "items": [1, 2]}', encoding="utf-8")
+    report = _check_upgrade(path, registry, tmp_path)
+    assert report.pipeline.startswith("in memory: step whole works on the whole document")
+    assert (tmp_path / "streamed.json").read_bytes().startswith(b'{"v": "2"')
+
+
+def test_validate_stream_reports_family(registry: Registry, tmp_path: Path) -> None:
+    """The Python API gives the family, version and problems of a streamed file."""
+    path = tmp_path / "empty.json"
+    path.write_text('{"version": "1.1", "exported_at": "x", "production_runs": []}', "utf-8")
+    found = validate_stream(path, registry)
+    assert (found.family.name, found.version) == ("production-history", "1.1")
+    assert [(p.line, p.column, p.keyword) for p in found.problems] == [(1, 35, "pattern")]
+
+
+def _family(registry: Registry) -> Family:
+    return registry.get("production-history")
