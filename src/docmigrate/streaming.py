@@ -32,7 +32,13 @@ from docmigrate.deadline import Expired, time_limit
 from docmigrate.exceptions import DocmigrateError, StepTimeoutError
 from docmigrate.family import Family, Step
 from docmigrate.jsonio.streaming import Header, NotStreamable, Record, RecordReader
-from docmigrate.jsonio.writing import _NON_ASCII_UTF8, _escaped_utf8_run
+from docmigrate.jsonio.writing import (
+    _NON_ASCII_UTF8,
+    _checked_layout,
+    _escaped_utf8_run,
+    _orjson_bytes,
+    _python_write,
+)
 from docmigrate.pointers import format_pointer, parse_pointer
 from docmigrate.registry import Registry
 from docmigrate.reports import Problem
@@ -512,10 +518,9 @@ def _plan_reason(family: Family, plan: tuple[Step, ...], pointer: tuple[str, ...
 
 def _has_escape(reader: RecordReader, record: Record) -> bool:
     """Whether the record's text holds an escape only ``ensure_ascii`` writes (ASCII texts)."""
-    text, start, end = record._text, record._start, record._end
-    if not reader.all_ascii or text.find("\\u", start, end) < 0:
+    if not reader.all_ascii or not record.has_text("\\u"):
         return False
-    return _escapes_non_ascii(text[start:end])
+    return _escapes_non_ascii(record.text)
 
 
 def _tail(stream: BinaryIO) -> bytes:
@@ -602,17 +607,25 @@ class _RecordSteps:
 
         value = record.value
         where: tuple[str | int, ...] = (*self.pointer, record.index)
-        for (step, context, call), validator in zip(self.calls, self.validators, strict=True):
+        last = len(self.calls) - 1
+        for number, ((step, context, call), validator) in enumerate(
+            zip(self.calls, self.validators, strict=True)
+        ):
             if running is not None:
                 running.append(step)
             downgrade = step.spec.direction == "downgrade" and not self.settings.allow_loss
             if downgrade and _data_dropped(_wrapped(value, self.pointer), step, context):
                 raise NotStreamable("a downgrade would drop data")
             try:
-                value = self.checked(call(value, where=where), step, where)
-            except DocmigrateError:
+                value = call(value, where=where)
+                # The last output is checked by the writer, which refuses what is not
+                # exact JSON; the others here, before the next step sees them.
+                if value is None or number < last:
+                    value = self.checked(value, step, where)
+                valid = validator is None or validator.is_valid(value)
+            except (DocmigrateError, ValueError, TypeError):
                 raise NotStreamable(f"step {step.name} fails on record {record.index}") from None
-            if validator is not None and not validator.is_valid(value):
+            if not valid:
                 raise NotStreamable(f"step {step.name} leaves record {record.index} invalid")
         return value
 
@@ -630,7 +643,9 @@ class _Writer:
 
     def __init__(self, style: TextStyle, pointer: tuple[str, ...], guessing: bool) -> None:
         self.style = style
-        self.options = style.dump_options()
+        self.layout = _checked_layout(
+            style.indent, (style.item_separator, style.key_separator), style.newline
+        )
         self.pointer = pointer
         self.guessing = guessing
         """Whether ensure_ascii is a guess made from the start of the text."""
@@ -649,11 +664,15 @@ class _Writer:
         self.level = level
 
     def _dump(self, value: Any, *, trailing: bool) -> bytes:
-        options = dict(self.options, ensure_ascii=False)
-        if not trailing:
-            options["trailing_newline"] = False
-        data = jsonio.dump_bytes(value, **options)
-        if _NON_ASCII_UTF8.search(data) is not None:
+        """``dump_bytes`` in the file's layout, noting whether ``ensure_ascii`` changes it."""
+        end = self.style.newline if trailing and self.style.trailing_newline else ""
+        try:
+            data = _orjson_bytes(value, self.layout, end)
+            if data is None:
+                data = (_python_write(value, self.layout, False) + end).encode("utf-8")
+        except (TypeError, ValueError):  # the in-memory path says what and where
+            raise NotStreamable("a step returned a value that is not exact JSON") from None
+        if not data.isascii() or b"\x7f" in data:
             self.sensitive = True
             if self.style.ensure_ascii:
                 data = _NON_ASCII_UTF8.sub(_escaped_utf8_run, data)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -33,6 +34,7 @@ CHUNK_SIZE = 1 << 20
 """Bytes read at a time (a record longer than this makes the reads grow)."""
 
 _PLACEHOLDER = "[]"
+_AFTER_RECORD = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 _REFUSED_STARTS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # A decode error this far before the end of the buffer is in the text, not where it was cut; a
 # value ending nearer than this to the end may go on in the next read.
@@ -45,22 +47,30 @@ class NotStreamable(Exception):
 
 @dataclass(frozen=True)
 class Record:
-    """One record as read: its value, its index in the array and where its text starts."""
+    """One record as read: its value, its index in the array and its text."""
 
     value: JSONValue
     index: int
-    line: int
-    column: int
+    _place: Callable[[int], tuple[int, int]]
     _text: str
     _start: int
     _end: int
 
+    @property
+    def text(self) -> str:
+        """The record's text as it is in the file."""
+        return self._text[self._start : self._end]
+
+    def has_text(self, part: str) -> bool:
+        """Tell whether ``part`` occurs in the record's text (without copying it)."""
+        return self._text.find(part, self._start, self._end) >= 0
+
     def positions(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
         """Place paths relative to the record (``[]``: the record) in the file, in one pass."""
-        places = locate_all(self._text[self._start : self._end], paths)
+        line, column = self._place(self._start)  # lines are counted only when asked for
         return [
-            (self.line, self.column + column - 1) if line == 1 else (self.line + line - 1, column)
-            for line, column in places
+            (line, column + found - 1) if at == 1 else (line + at - 1, found)
+            for at, found in locate_all(self.text, paths)
         ]
 
 
@@ -230,48 +240,58 @@ class RecordReader:
     # --- the records ---------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        """Yield each record of the array in turn (each is fresh: it may be changed)."""
-        decoder = _fast_decoder()
+        """Yield each record of the array in turn (each is fresh: it may be changed).
+
+        A record's positions can be asked for until the next record is read.
+        """
+        scan: Callable[[str, int], tuple[JSONValue, int]]
+        scan = _fast_decoder().scan_once  # type: ignore[attr-defined]
         limit = MAX_DEPTH - self._depth
+        after = _AFTER_RECORD.match
         index = self._next_char(self._position)
         if self._buffer[index] == "]":
             self._close(index)
             return
         number = 0
         while True:
-            value, index, end = self._decode(decoder, index)
-            if not _checks_pass(self._buffer, index, end, limit, None):
+            buffer = self._buffer
+            try:
+                value, end = scan(buffer, index)
+            except (StopIteration, ValueError, RecursionError) as error:
+                index = self._after_failure(index, error)
+                continue
+            separator = after(buffer, end)
+            # A number cut by the read ("1." of "1.5") parses as a shorter one: read on.
+            if separator is None or separator.end() + _CUT_MARGIN >= len(buffer):
+                if not self._eof:
+                    index = self._read_more(index)
+                    continue
+                if separator is None:
+                    raise NotStreamable("expected ',' or ']' after a record")
+            if not _checks_pass(buffer, index, end, limit, None):
                 raise NotStreamable("a record nests too deep or holds a lone surrogate")
-            line, column = self._place(index)
-            yield Record(value, number, line, column, self._buffer, index, end)
-            index = self._next_char(end)
-            char = self._buffer[index]
-            if char == "]":
-                self._close(index)
+            yield Record(value, number, self._place, buffer, index, end)
+            if separator.group(1) == "]":
+                self._close(separator.start(1))
                 return
-            if char != ",":
-                raise NotStreamable("expected ',' or ']' after a record")
-            index = self._next_char(index + 1)
+            index = separator.end()
+            if index >= len(buffer) or buffer[index] == "]":
+                raise NotStreamable("a trailing comma or a cut text after a record")
             number += 1
 
-    def _decode(self, decoder: json.JSONDecoder, index: int) -> tuple[JSONValue, int, int]:
-        """Parse the record at ``index``, reading more as needed: (value, start, end)."""
-        while True:
-            try:
-                value, end = decoder.raw_decode(self._buffer, index)
-            except json.JSONDecodeError as error:
-                cut = error.msg.startswith("Unterminated string") or (
-                    error.pos >= len(self._buffer) - _CUT_MARGIN
-                )
-                if not cut or self._eof:
-                    raise NotStreamable("a record is not JSON docmigrate reads") from None
-            except (ValueError, RecursionError):
-                raise NotStreamable("a record is not JSON docmigrate reads") from None
-            else:
-                # A number cut by the read ("1." of "1.5") parses as a shorter one: read on.
-                if self._eof or end + _CUT_MARGIN < len(self._buffer):
-                    return value, index, end
-            index = self._read_more(index)
+    def _after_failure(self, index: int, error: BaseException) -> int:
+        """The parser failed at ``index``: read more if the read cut the record, else raise."""
+        if isinstance(error, StopIteration):  # no value starts where error.value says
+            position = error.value if isinstance(error.value, int) else index
+            unterminated = False
+        elif isinstance(error, json.JSONDecodeError):
+            position, unterminated = error.pos, error.msg.startswith("Unterminated string")
+        else:  # a hook refused a number, or the nesting broke the recursion limit
+            raise NotStreamable("a record is not JSON docmigrate reads") from None
+        cut = unterminated or position >= len(self._buffer) - _CUT_MARGIN
+        if not cut or self._eof:
+            raise NotStreamable("a record is not JSON docmigrate reads") from None
+        return self._read_more(index)
 
     def _close(self, index: int) -> None:
         self._closing = self._place(index)
