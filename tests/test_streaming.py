@@ -8,7 +8,12 @@ file over to the in-memory one, the test says so.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +26,7 @@ from hypothesis import strategies as st
 
 from docmigrate import Family, Registry, commands, jsonio
 from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file, validate_paths
+from docmigrate.files import TEMP_SUFFIX, remove_leftovers
 from docmigrate.jsonio.streaming import NotStreamable, RecordReader
 from docmigrate.registry import BUILTIN_FOLDER
 from docmigrate.reports import FileReport
@@ -326,3 +332,187 @@ def test_validate_stream_reports_family(registry: Registry, tmp_path: Path) -> N
 
 def _family(registry: Registry) -> Family:
     return registry.get("production-history")
+
+
+# --- big files, faults in the middle of the stream ----------------------------------------------
+
+RUNS = 50_000 if BIG else 5_000
+"""Runs in the generated big file (DOCMIGRATE_PROFILE=ci makes it ten times bigger)."""
+
+
+def _run(i: int) -> dict[str, Any]:
+    return {
+        "uuid": f"00000000-0000-4000-8000-{i:012d}", "recipe_name": f"Recipe {i % 7} — é",
+        "finished_unit_slug": "loaf", "num_batches": 1 + i % 3, "expected_yield": 24,
+        "actual_yield": 24 - i % 4, "produced_at": "2025-01-01T09:30:00",
+        "notes": None if i % 3 else f"note {i}", "total_ingredient_cost": f"{i % 50}.2000",
+        "per_unit_cost": "0.0762",
+        "consumptions": [{"uuid": f"c-{i}", "ingredient_slug": "flour",
+                          "quantity_consumed": "2.000", "unit": "cup", "total_cost": "1.5000"}],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A production-history 1.0 file of RUNS runs (a few MiB), generated, never stored in git."""
+    document = {"version": "1.0", "exported_at": "2025-12-21T12:00:00",
+                "production_runs": [_run(i) for i in range(RUNS)]}  # fmt: skip
+    path = tmp_path_factory.mktemp("big") / "history.json"
+    path.write_bytes(jsonio.dump_bytes(document))
+    return path
+
+
+def test_big_file_streams_with_the_same_bytes(
+    big_file: Path, registry: Registry, tmp_path: Path
+) -> None:
+    """A file of many chunks: streamed upgrade and validation equal the in-memory ones."""
+    assert big_file.stat().st_size > 2 * (1 << 20)  # several reads, records cut between them
+    report = _check_validate(big_file, registry)
+    assert report.pipeline == commands.STREAMING and report.ok
+    upgraded = _check_upgrade(big_file, registry, tmp_path)
+    assert upgraded.pipeline == commands.STREAMING and upgraded.action == "upgraded"
+
+
+def test_truncated_file_leaves_no_output(
+    big_file: Path, registry: Registry, tmp_path: Path
+) -> None:
+    """A file cut in the middle of a record: the same JSON error, no output, no temporary."""
+    data = big_file.read_bytes()
+    cut = tmp_path / "in" / "cut.json"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    report = _check_upgrade(cut, registry, out)
+    assert [p.keyword for p in report.problems] == ["json"]
+    assert report.problems[0].message.startswith("unexpected end of input")
+    assert list(out.iterdir()) == []
+
+
+def test_write_error_mid_stream_keeps_the_original(big_file: Path, tmp_path: Path) -> None:
+    """A write that fails mid-stream (file size limit hit): the original stays, nothing is left."""
+    target = tmp_path / "history.json"
+    target.write_bytes(big_file.read_bytes())
+    before = target.read_bytes()
+    script = f"""
+import json, resource, signal
+from pathlib import Path
+from docmigrate import commands
+from docmigrate.registry import BUILTIN_FOLDER, Registry
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) // 3}, {len(before) // 3}))
+commands.STREAMING_MIN_SIZE = 0
+registry = Registry.discover(builtin=True, entry_points=False, cwd=BUILTIN_FOLDER)
+path = Path({str(target)!r})
+report = commands.upgrade_file(commands.UpgradeJob(path, path, path), registry,
+                               commands.UpgradeOptions())
+print(json.dumps([report.pipeline, report.action, [p.message for p in report.problems]]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    pipeline, action, messages = json.loads(done.stdout)
+    assert pipeline == commands.STREAMING and action == ""
+    assert len(messages) == 1 and "File too large" in messages[0]  # the fault fired
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json"]
+
+
+def test_kill_mid_stream_leaves_no_partial_file(
+    big_file: Path, make_family: FamilyMaker, tmp_path: Path
+) -> None:
+    """SIGKILL while records are being written: no output file; the leftover is cleaned up."""
+    marker = tmp_path / "reached"
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    steps = f"""
+        import time
+        from pathlib import Path
+
+        @upgrade("1", "2", each="/items")
+        def slow(item):
+            if item == 700:
+                Path({str(marker)!r}).touch()
+                time.sleep(60)
+            return item
+    """
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    source = tmp_path / "in" / "numbers.json"
+    source.parent.mkdir()
+    numbers = {"v": "1", "items": list(range(100_000))}
+    source.write_bytes(jsonio.dump_bytes(numbers))
+    out = tmp_path / "out"
+    out.mkdir()
+    script = f"""
+from pathlib import Path
+from docmigrate import commands
+from docmigrate.registry import Registry
+commands.STREAMING_MIN_SIZE = 0
+registry = Registry.discover([{str(folder)!r}], builtin=False, entry_points=False,
+                             cwd={str(folder)!r})
+path = Path({str(source)!r})
+commands.upgrade_file(commands.UpgradeJob(path, path.parent, Path({str(out / "numbers.json")!r})),
+                      registry, commands.UpgradeOptions(out=Path({str(out)!r})))
+"""
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        leftovers = list(out.iterdir())
+        assert [p.name.endswith(TEMP_SUFFIX) for p in leftovers] == [True]  # mid-stream
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert not (out / "numbers.json").exists()
+    assert [leftover.action for leftover in remove_leftovers([out])] == ["removed"]
+    assert list(out.iterdir()) == []
+
+
+def test_step_failing_mid_stream_is_reported_as_in_memory(
+    make_family: FamilyMaker, tmp_path: Path
+) -> None:
+    """A step that fails on a record in the middle: the in-memory report, and no output."""
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    steps = """
+        @upgrade("1", "2", each="/items")
+        def picky(item):
+            if item == 1500:
+                raise ValueError("no 1500")
+            return item
+    """
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+    path = tmp_path / "in.json"
+    path.write_bytes(jsonio.dump_bytes({"v": "1", "items": list(range(3000))}))
+    report = _check_upgrade(path, registry, tmp_path)
+    assert report.pipeline.startswith("in memory: step picky fails on record 1500")
+    assert "no 1500" in report.problems[0].message
+    assert report.problems[0].json_path == "$.items[1500]"
+
+
+def test_validate_imports_no_store_and_no_hypothesis(tmp_path: Path) -> None:
+    """`docmigrate validate` loads neither SQLAlchemy nor Hypothesis (start-up cost)."""
+    path = tmp_path / "d.json"
+    path.write_text('{"version": "1.1", "exported_at": "2025-01-01T00:00:00", '
+                    '"production_runs": []}', encoding="utf-8")  # fmt: skip
+    script = f"""
+import sys
+from docmigrate.cli import main
+try:
+    main(["validate", {str(path)!r}])
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"sqlalchemy", "hypothesis"}})
+print(code, heavy)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.split("\n")[-2] == "0 []", done.stdout + done.stderr

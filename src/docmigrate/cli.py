@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -51,8 +51,9 @@ from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import problem_lines, render
 from docmigrate.reports import FileReport
-from docmigrate.store import OnDuplicate, is_in_memory, open_store
-from docmigrate.transfer import export_bytes, export_document, import_paths
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported by the commands that use it only
+    from docmigrate.store import OnDuplicate
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 REPORT_FORMAT_VERSION = 1
@@ -492,6 +493,8 @@ DB_HELP = (
 
 def _refuse_in_memory(db: str, why: str) -> None:
     """Refuse an in-memory SQLite --db: it is gone when this process ends."""
+    from docmigrate.store import is_in_memory
+
     if is_in_memory(db):
         raise click.BadParameter(
             f"{db} is an in-memory SQLite database, {why}; give a file (sqlite:///FILE or a path)",
@@ -532,6 +535,9 @@ def import_(
     Each file is one transaction: either all of its records are written or none are. The
     import is recorded with the file's name, sha256, source version, steps applied and counts.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import import_paths
+
     _refuse_in_memory(db, "so everything imported would be thrown away")
     settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
@@ -608,6 +614,9 @@ def export(
     Nothing is created: a database that does not exist is an error (exit 2), and one that holds
     nothing of the family exits 1; either way -o FILE is left as it was.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import export_bytes, export_document
+
     _refuse_in_memory(db, "which holds nothing to export")
     family = _registry(family_paths).get(family_name)
     try:

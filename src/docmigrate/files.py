@@ -471,26 +471,31 @@ def atomic_writer(
     except OSError as error:
         raise WriteError(str(path), f"cannot read its permissions: {error.strerror}") from error
     in_place = existing is not None and (existing.st_nlink > 1 or not _may_give(existing))
+    temporary_file = _locked_temporary(target.parent, target.name)
     try:
-        folder_temporary = _locked_temporary(target.parent, target.name)
-        descriptor, temporary = folder_temporary.__enter__()
+        descriptor, temporary = temporary_file.__enter__()
     except OSError as error:
         raise _not_written(path, error) from error
     with contextlib.ExitStack() as cleanup:
-        cleanup.push(folder_temporary)
-        stream = cleanup.enter_context(os.fdopen(os.dup(descriptor), "wb", buffering=1 << 20))
-        yield _Sink(stream, path)  # type: ignore[misc]
+        cleanup.push(temporary_file)  # entered above: removes the temporary file on the way out
+        stream = os.fdopen(os.dup(descriptor), "wb", buffering=_COPY_SIZE)
         try:
-            stream.flush()
-            os.fsync(stream.fileno())
-            if before_replace is not None:
-                before_replace()
-            if in_place:
-                _rewrite_in_place_from(target, temporary)
-            else:
-                _take_place(target, descriptor, temporary, existing)
-        except OSError as error:
-            raise _not_written(path, error) from error
+            yield _Sink(stream, path)  # type: ignore[misc]
+            try:
+                stream.flush()
+                os.fsync(stream.fileno())
+                if before_replace is not None:
+                    before_replace()
+                if in_place:
+                    _rewrite_in_place_from(target, temporary)
+                else:
+                    _take_place(target, descriptor, temporary, existing)
+            except OSError as error:
+                raise _not_written(path, error) from error
+        finally:
+            # After a failure the buffer may hold bytes that cannot be written: drop them.
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _take_place(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import NoReturn
 
 from docmigrate.jsonio.values import JSONValue, _make_decimal, _make_int, _Refused
@@ -24,7 +25,7 @@ def _object_from_pairs(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValu
     return result
 
 
-def _fast_decoder() -> json.JSONDecoder:
+def _new_fast_decoder() -> json.JSONDecoder:
     return json.JSONDecoder(
         parse_float=_make_decimal,
         parse_int=_make_int,
@@ -32,6 +33,25 @@ def _fast_decoder() -> json.JSONDecoder:
         object_pairs_hook=_object_from_pairs,
         strict=True,
     )
+
+
+_decoders = threading.local()
+
+
+def _fast_decoder() -> json.JSONDecoder:
+    """Return the thread's fast decoder, built once (building one costs a small parse)."""
+    decoder: json.JSONDecoder | None = getattr(_decoders, "fast", None)
+    if decoder is None:
+        decoder = _decoders.fast = _new_fast_decoder()
+    return decoder
+
+
+def _plain_decoder() -> json.JSONDecoder:
+    """Return the thread's hook-free decoder, used to skip over values."""
+    decoder: json.JSONDecoder | None = getattr(_decoders, "plain", None)
+    if decoder is None:
+        decoder = _decoders.plain = json.JSONDecoder()
+    return decoder
 
 
 # Any escape that may stand for a surrogate: a cheap trigger for the exact check below.

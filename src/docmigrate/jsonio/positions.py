@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 
+from docmigrate.jsonio.fast import _plain_decoder
 from docmigrate.jsonio.values import gc_paused
 
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -75,7 +76,7 @@ def locate(text: str, path: Sequence[str | int]) -> tuple[int, int]:
     When the path does not exist, the position of the deepest existing ancestor is returned.
     Sibling values are skipped with the C scanner, so this is fast on very large texts.
     """
-    skip_value = json.JSONDecoder().raw_decode
+    skip_value = _plain_decoder().raw_decode
     index = _skip_ws(text, 0)
     with gc_paused():
         for step in path:
@@ -191,7 +192,7 @@ def _walk(text: str, root: _Wanted, wanted: int) -> None:
     scanner, so each character is read once. Stops when all are found or the text ends; raises
     ValueError or RecursionError where the text is not JSON.
     """
-    skip_value = json.JSONDecoder().raw_decode
+    skip_value = _plain_decoder().raw_decode
     frames: list[_Open] = []
     node: _Wanted | None = root
     index = _skip_ws(text, 0)

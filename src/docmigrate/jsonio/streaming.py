@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from docmigrate.exceptions import JSONReadError
-from docmigrate.jsonio.fast import _checks_pass, _fast_decoder
+from docmigrate.jsonio.fast import _checks_pass, _fast_decoder, _plain_decoder
 from docmigrate.jsonio.positions import _scanstring, _skip_ws, locate_all
 from docmigrate.jsonio.reading import _load
 from docmigrate.jsonio.values import MAX_DEPTH, JSONValue
@@ -324,7 +324,7 @@ def _find_records(
     read so far is too short to tell. Raises NotStreamable when there is no such array (or
     the text is not JSON: the exact reader will say so).
     """
-    skip_value = json.JSONDecoder().raw_decode
+    skip_value = _plain_decoder().raw_decode
     path: tuple[str, ...] = ()
     objects = 0
     index = _skip_ws(text, 0)
