@@ -24,7 +24,8 @@ from conftest import FamilyMaker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docmigrate import Family, Registry, commands, jsonio
+from docmigrate import Registry, commands, jsonio
+from docmigrate.cli import main
 from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file, validate_paths
 from docmigrate.files import TEMP_SUFFIX, remove_leftovers
 from docmigrate.jsonio.streaming import NotStreamable, RecordReader
@@ -330,10 +331,6 @@ def test_validate_stream_reports_family(registry: Registry, tmp_path: Path) -> N
     assert [(p.line, p.column, p.keyword) for p in found.problems] == [(1, 35, "pattern")]
 
 
-def _family(registry: Registry) -> Family:
-    return registry.get("production-history")
-
-
 # --- big files, faults in the middle of the stream ----------------------------------------------
 
 RUNS = 50_000 if BIG else 5_000
@@ -516,3 +513,32 @@ print(code, heavy)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.stdout.split("\n")[-2] == "0 []", done.stdout + done.stderr
+
+
+# --- the command line says which pipeline each file took ------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_verbose_and_json_report_say_how_files_were_read(
+    big_file: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--verbose names the pipeline of each file on stderr; the json report carries it too."""
+    small = tmp_path / "small.json"
+    small.write_text('{"version": "1.1", "exported_at": "2025-01-01T00:00:00", '
+                     '"production_runs": []}', encoding="utf-8")  # fmt: skip
+    code, out, err = _cli(capsys, "validate", "--verbose", big_file, small)
+    assert code == 0
+    assert f"{big_file}: streaming" in err.splitlines()
+    assert f"{small}: in memory: smaller than 1 MiB" in err.splitlines()
+    code, out, err = _cli(capsys, "validate", "--format", "json", big_file)
+    assert json.loads(out)["files"][0]["pipeline"] == "streaming"
+    code, out, err = _cli(capsys, "upgrade", "-v", big_file, "--out", tmp_path / "out")
+    assert code == 0 and f"{big_file}: streaming" in err.splitlines()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -164,12 +165,12 @@ def _worth_streaming(path: Path, report: FileReport) -> bool:
         report.pipeline = "in memory: standard input"
         return False
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except OSError:
         return False
-    if not_a_regular_file(path) is not None:
+    if not stat.S_ISREG(status.st_mode):  # the in-memory path says what it is
         return False
-    if size < STREAMING_MIN_SIZE:
+    if status.st_size < STREAMING_MIN_SIZE:
         report.pipeline = f"in memory: smaller than {format_size(STREAMING_MIN_SIZE)}"
         return False
     return True
@@ -614,6 +615,8 @@ def format_size(size: int) -> str:
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:
     """Place schema errors in the file by line and column, all of them in one pass over it."""
     errors = list(errors)
+    if not errors:
+        return []
     places = loaded.positions(error.path for error in errors)
     return [
         Problem(line, column, error.json_path, error.message, error.keyword)

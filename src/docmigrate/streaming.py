@@ -31,7 +31,9 @@ from docmigrate import jsonio
 from docmigrate.deadline import Expired, time_limit
 from docmigrate.exceptions import DocmigrateError, StepTimeoutError
 from docmigrate.family import Family, Step
+from docmigrate.jsonio.fast import _deeper_than
 from docmigrate.jsonio.streaming import Header, NotStreamable, Record, RecordReader
+from docmigrate.jsonio.values import MAX_DEPTH, gc_paused
 from docmigrate.jsonio.writing import (
     _NON_ASCII_UTF8,
     _checked_layout,
@@ -349,8 +351,9 @@ def _validate_pass(
         pointer = reader.pointer
         validator = _record_validator(family, version, pointer)
         errors = _Errors()
-        for record in reader.records():
-            errors.add_record(validator, record, pointer)
+        with gc_paused():  # records are acyclic and freed one by one: no collection needed
+            for record in reader.records():
+                errors.add_record(validator, record, pointer)
         header = reader.finish()
     if _decide(registry, family_name, header.value) != (family, version):
         raise _Retry(header.value)
@@ -466,7 +469,7 @@ def _upgrade_pass(
         assumed = steps.header(head if known is None else known, check=False)
         opening = writer.header_parts(assumed)[0]
         try:
-            with output() as sink:
+            with output() as sink, gc_paused():
                 sink.write(opening)
                 for record in reader.records():
                     if not errors.add_record(validator, record, pointer):
@@ -656,12 +659,13 @@ class _Writer:
         level = len(pointer) + 1
         unit, newline = style.indent, style.newline
         breaks = ["" if unit is None else newline + unit * k for k in range(level + 1)]
-        self.wrap_open = len("".join("[" + breaks[k + 1] for k in range(level)).encode())
-        self.wrap_close = len("".join(breaks[k] + "]" for k in range(level)).encode())
+        # A record is written at level 0, then its line breaks are indented to its level:
+        # neither writer puts a raw line break inside a string.
+        self.shift = (newline.encode(), breaks[level].encode()) if unit is not None else None
+        self.depth_left = MAX_DEPTH - level
         self.first = ("[" + breaks[level]).encode()
         self.between = (style.item_separator + breaks[level]).encode()
         self.last = (breaks[level - 1] + "]").encode()
-        self.level = level
 
     def _dump(self, value: Any, *, trailing: bool) -> bytes:
         """``dump_bytes`` in the file's layout, noting whether ``ensure_ascii`` changes it."""
@@ -693,11 +697,13 @@ class _Writer:
 
     def record(self, value: Any) -> bytes:
         """One record's text, with what comes before it."""
-        wrapped = value
-        for _ in range(self.level):
-            wrapped = [wrapped]
-        data = self._dump(wrapped, trailing=False)
-        text = data[self.wrap_open : len(data) - self.wrap_close]
+        text = self._dump(value, trailing=False)
+        if text.count(b"[") + text.count(b"{") > self.depth_left and _deeper_than(
+            text.replace(b"\\\\", b"_"), self.depth_left
+        ):
+            raise NotStreamable("a step made a record nest too deep")
+        if self.shift is not None:
+            text = text.replace(*self.shift)
         before = self.between if self.count else self.first
         self.count += 1
         return before + text
