@@ -119,8 +119,8 @@ def _broken_schema_cases() -> list[Case]:
         ),
         _schema_case("schema-keyword-is-null", _schema_with("", **{"$schema": None}), "'/$schema'"),
         _schema_case(
-            "schema-keyword-is-another-draft",
-            _schema_with("", **{"$schema": "http://json-schema.org/draft-07/schema#"}),
+            "schema-keyword-is-an-unsupported-draft",
+            _schema_with("", **{"$schema": "http://json-schema.org/draft-03/schema#"}),
             "'/$schema'",
         ),
         _schema_case(

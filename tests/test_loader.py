@@ -55,11 +55,11 @@ def test_schema_failing_its_metaschema_is_refused(make_family: FamilyMaker) -> N
         load_family(make_family({"1": bad}))
 
 
-def test_schema_of_another_draft_is_refused(make_family: FamilyMaker) -> None:
-    """Only Draft 2020-12 schemas are accepted."""
-    old = simple_schema("1") | {"$schema": "http://json-schema.org/draft-07/schema#"}
+def test_schema_of_an_unsupported_draft_is_refused(make_family: FamilyMaker) -> None:
+    """Drafts 4, 6, 7, 2019-09 and 2020-12 are accepted; draft 3 is refused, naming them."""
+    old = simple_schema("1") | {"$schema": "http://json-schema.org/draft-03/schema#"}
     with pytest.raises(
-        FamilyError, match=r"must be 'https://json-schema\.org/draft/2020-12/schema'"
+        FamilyError, match=r"must be one of .*'https://json-schema\.org/draft/2020-12/schema'"
     ):
         load_family(make_family({"1": old}))
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import by_profile
 from sqlalchemy import create_engine, text
 
 SRC = Path(__file__).parent.parent / "src"
@@ -87,7 +88,7 @@ def test_concurrent_importers_of_one_file_into_a_fresh_database(
     assert _count_at(db_url, "docmigrate_imports") == 1
 
 
-@pytest.mark.parametrize("trial", range(6))
+@pytest.mark.parametrize("trial", range(by_profile(dev=3, ci=6)))
 def test_import_killed_midway_commits_all_or_nothing(tmp_path: Path, trial: int) -> None:
     """SIGKILL at a random moment leaves each file wholly imported or not at all."""
     export = tmp_path / "big.json"

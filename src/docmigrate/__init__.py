@@ -5,6 +5,7 @@ functions that upgrade one version to the next; the migrator detects a document'
 version, validates it, and chains the steps to the version asked for.
 """
 
+from docmigrate.api import Document, load, resolve_family
 from docmigrate.exceptions import (
     ConfigurationError,
     DataLossError,
@@ -38,6 +39,7 @@ __all__ = [
     "DataLossError",
     "DetectionError",
     "DocmigrateError",
+    "Document",
     "DocumentInvalidError",
     "Family",
     "FamilyError",
@@ -62,8 +64,10 @@ __all__ = [
     "downgrade",
     "is_valid",
     "iter_errors",
+    "load",
     "load_family",
     "migrate",
+    "resolve_family",
     "upgrade",
     "validate",
 ]

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from docmigrate import jsonio, streaming, textdiff
 from docmigrate.exceptions import (
+    SHOWN_ERRORS,
     DetectionError,
     DocmigrateError,
     DocumentInvalidError,
@@ -524,10 +525,15 @@ def record_migration_failure(
     if isinstance(error, DocumentInvalidError):
         report.problems += schema_problems(loaded, error.errors)
     elif isinstance(error, StepOutputInvalidError):
-        best = error.errors[0]
-        line, column = loaded.position(best.path)
-        message = f"step {error.step} produced an invalid document: {best.message}"
-        report.problems.append(Problem(line, column, best.json_path, message, best.keyword))
+        # The first errors, each placed (where the input has the place), then how many more.
+        for shown in error.errors[:SHOWN_ERRORS]:
+            line, column = loaded.position(shown.path)
+            message = f"step {error.step} produced an invalid document: {shown.message}"
+            report.problems.append(Problem(line, column, shown.json_path, message, shown.keyword))
+        more = len(error.errors) - SHOWN_ERRORS
+        if more > 0:
+            message = f"step {error.step} produced an invalid document: and {more} more error(s)"
+            report.problems.append(Problem(1, 1, "$", message, "more"))
     elif isinstance(error, MigrationError | DetectionError):
         where = getattr(error, "json_path", "$")
         report.problems.append(Problem(1, 1, where, str(error), type(error).__name__))

@@ -20,6 +20,7 @@ messages and exit codes::
     │   └── DataLossError          a downgrade would drop data the caller did not agree to lose
     ├── WriteError                 an output file could not be written (the original is untouched)
     ├── UsageError                 arguments that cannot be honoured (an output inside an input)
+    ├── GenerationError            no documents can be drawn from a schema (an unknown construct)
     └── StoreError                 a store could not write or read (nothing was written)
         ├── StoreURLError          the database URL does not parse or its driver is not installed
         ├── StoreNotFoundError     the database to read does not exist (reading creates nothing)
@@ -28,6 +29,7 @@ messages and exit codes::
         ├── RecordConflictError    a record's unique key is used twice (in the file or stored)
         ├── StoreBusyError         another writer holds the database longer than the busy timeout
         ├── StoreLayoutError       the database's tables were made by an unknown layout version
+        ├── RecordsPointerError    a document has no array where a records pointer points
         └── UnstorableValueError   a value the store's typed columns cannot keep exactly
 """
 
@@ -179,17 +181,26 @@ class StepTimeoutError(StepFailedError):
         )
 
 
+SHOWN_ERRORS = 10
+"""How many schema errors a message lists before it says "and N more"."""
+
+
 class StepOutputInvalidError(MigrationError):
-    """A step produced a document that its target version's schema rejects."""
+    """A step produced a document that its target version's schema rejects.
+
+    ``errors`` holds every error; the message lists the first ten.
+    """
 
     def __init__(self, step: StepInfo, errors: Sequence[SchemaError]) -> None:
         self.step = step
         self.errors = tuple(errors)
         best = self.errors[0]
         self.json_path = best.json_path
+        shown = "; ".join(f"{e.json_path}: {e.message}" for e in self.errors[:SHOWN_ERRORS])
+        more = len(self.errors) - SHOWN_ERRORS
         super().__init__(
             f"step {step} produced an invalid {step.target} document "
-            f"at {best.json_path}: {best.message}"
+            f"({len(self.errors)} error(s)): {shown}" + (f"; and {more} more" if more > 0 else "")
         )
 
 
@@ -216,6 +227,17 @@ class WriteError(DocmigrateError):
 
 class UsageError(DocmigrateError):
     """The command's arguments cannot be honoured as given; nothing was read or written."""
+
+
+class GenerationError(DocmigrateError):
+    """Documents cannot be drawn from a schema: a construct the generator cannot honour.
+
+    ``pattern`` is the regular expression at fault, when one is.
+    """
+
+    def __init__(self, message: str, *, pattern: str | None = None) -> None:
+        self.pattern = pattern
+        super().__init__(message)
 
 
 class StoreError(DocmigrateError):
@@ -278,6 +300,18 @@ class StoreBusyError(StoreError):
 
 class StoreLayoutError(StoreError):
     """The database holds docmigrate tables of a layout this version does not know."""
+
+
+class RecordsPointerError(StoreError):
+    """A records pointer (or ``newest_by``) finds nothing usable in a document: nothing is stored.
+
+    ``pointer`` is the pointer as family.toml writes it; ``path`` the deepest place that exists.
+    """
+
+    def __init__(self, pointer: str, message: str, *, path: RecordPath = ()) -> None:
+        self.pointer = pointer
+        self.path = path
+        super().__init__(f"{pointer}: {message}")
 
 
 class UnstorableValueError(StoreError):

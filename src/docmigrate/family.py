@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from docmigrate.exceptions import NoPathError, StepInfo, UnknownVersionError
 from docmigrate.pointers import format_pointer, resolve
@@ -53,9 +53,43 @@ class DetectRules:
 
     def hold_for(self, document: Any) -> bool:
         """Tell whether ``document`` satisfies every rule."""
-        if any(resolve(document, tokens, _ABSENT) is _ABSENT for tokens in self.required):
-            return False
-        return all(resolve(document, tokens, _ABSENT) == value for tokens, value in self.equals)
+        return self.broken_by(document) is None
+
+    def broken_by(self, document: Any) -> str | None:
+        """Say which rule ``document`` breaks first, or None when every rule holds."""
+        for tokens in self.required:
+            if resolve(document, tokens, _ABSENT) is _ABSENT:
+                return f"[detect] requires {format_pointer(tokens)}, which the document lacks"
+        for tokens, value in self.equals:
+            found = resolve(document, tokens, _ABSENT)
+            # type-strict: true is not 1, "1" is not 1
+            if found is _ABSENT or type(found) is not type(value) or found != value:
+                shown = "nothing" if found is _ABSENT else _show(found)
+                return (
+                    f"[detect] requires {format_pointer(tokens)} = {_show(value)}, "
+                    f"the document has {shown}"
+                )
+        return None
+
+
+ImportMode = Literal["merge", "snapshot"]
+"""How the store treats successive imports of a family (see the README's store section)."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One array of records the store keeps record by record: ``[records.NAME]`` in family.toml."""
+
+    name: str
+    pointer: tuple[str, ...]
+    """Where the array is in a current-version document (tokens of a JSON Pointer)."""
+    key: str | None = None
+    """The member whose value keys a record; None keys records by their content."""
+
+    @property
+    def pointer_text(self) -> str:
+        """The pointer as family.toml writes it (``/ingredients``)."""
+        return format_pointer(self.pointer)
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,20 +101,34 @@ class Family:
     version_pointer: tuple[str, ...]
     default_version: str | None
     detect: DetectRules
-    records_pointer: tuple[str, ...] | None
-    records_key: str | None
     schemas: Mapping[str, Mapping[str, Any]]
     schema_uris: Mapping[str, str]
     steps: tuple[Step, ...]
     versions: tuple[str, ...]
     """Oldest first along the upgrade graph; the last one is current."""
     description: str = ""
+    collections: tuple[Collection, ...] = ()
+    """The arrays of records the store writes, in family.toml order (none: not storable)."""
+    mode: ImportMode = "merge"
+    """``merge``: records accumulate across imports; ``snapshot``: each import is a whole state."""
+    newest_by: tuple[str, ...] | None = None
+    """Pointer to the value (a timestamp) that orders imports; None: the last import is newest."""
     _validators: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def current(self) -> str:
         """The version documents are upgraded to by default."""
         return self.versions[-1]
+
+    @property
+    def records_pointer(self) -> tuple[str, ...] | None:
+        """The first collection's pointer (the single ``[records]`` form of family.toml)."""
+        return self.collections[0].pointer if self.collections else None
+
+    @property
+    def records_key(self) -> str | None:
+        """The first collection's key (the single ``[records]`` form of family.toml)."""
+        return self.collections[0].key if self.collections else None
 
     @property
     def upgrades(self) -> tuple[Step, ...]:

@@ -25,24 +25,43 @@ from typing import Any
 from urllib.parse import quote, urldefrag
 
 from docmigrate import jsonio
+from docmigrate.evolution.lock import check_lock
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
-from docmigrate.family import DetectRules, Family, Step
+from docmigrate.family import Collection, DetectRules, Family, ImportMode, Step
 from docmigrate.pointers import format_pointer, parse_pointer
-from docmigrate.schema_walk import iter_references, iter_subschemas, non_local_references
+from docmigrate.schema_walk import (
+    iter_references,
+    iter_subschemas,
+    non_local_references,
+    schema_at,
+)
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
 from docmigrate.validation import (
+    DRAFTS,
     compile_reference,
     compile_schema,
+    draft_of,
     errors_under,
+    find_draft,
     metaschema_errors,
     schema_registry,
 )
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_SUFFIX = ".schema.json"
-_TOML_KEYS = {"name", "description", "version_pointer", "default_version", "detect", "records"}
+_TOML_KEYS = {
+    "name",
+    "description",
+    "version_pointer",
+    "default_version",
+    "detect",
+    "records",
+    "mode",
+    "newest_by",
+}
 _DETECT_KEYS = {"required", "equals"}
 _RECORDS_KEYS = {"pointer", "key"}
+_MODES = ("merge", "snapshot")
 
 
 def is_family_folder(folder: Path) -> bool:
@@ -53,7 +72,9 @@ def is_family_folder(folder: Path) -> bool:
 def load_family(folder: str | Path) -> Family:
     """Load and check the family in ``folder``; raise :class:`FamilyError` if it is broken.
 
-    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged.
+    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged. A
+    ``docmigrate.lock`` beside the schemas is checked: a released version whose schema or
+    step changed raises :class:`~docmigrate.evolution.lock.LockError` (a ConfigurationError).
     """
     folder = Path(folder)
     toml = folder / "family.toml"
@@ -71,22 +92,28 @@ def load_family(folder: str | Path) -> Family:
         raise FamilyError(
             name, f"{toml}: default_version {default_version!r} has no schema file", file=str(toml)
         )
-    records_pointer, records_key = _records(name, toml, settings)
-    return Family(
+    collections = _collections(name, toml, settings)
+    for collection in collections:
+        _check_collection(name, toml, collection, schemas[versions[-1]], versions[-1])
+    newest_by = settings.get("newest_by")
+    family = Family(
         name=name,
         location=str(folder),
         description=str(settings.get("description", "")),
         version_pointer=version_pointer,
         default_version=default_version,
         detect=_detect_rules(name, toml, settings.get("detect", {})),
-        records_pointer=records_pointer,
-        records_key=records_key,
+        collections=collections,
+        mode=_mode(name, toml, settings.get("mode", "merge")),
+        newest_by=None if newest_by is None else _pointer(name, toml, newest_by, "newest_by"),
         schemas=MappingProxyType(schemas),
         schema_uris=MappingProxyType(uris),
         steps=tuple(sorted(steps, key=lambda s: (versions.index(s.source), s.target))),
         versions=versions,
         _validators=validators,
     )
+    check_lock(family)  # a released version that changed in place is refused here, once
+    return family
 
 
 def _read_settings(folder: Path) -> dict[str, Any]:
@@ -105,7 +132,7 @@ def _read_settings(folder: Path) -> dict[str, Any]:
         raise FamilyError(
             name, f"{path}: unknown key(s) {', '.join(sorted(unknown))}", file=str(path)
         )
-    for key in ("version_pointer", "default_version", "description"):
+    for key in ("version_pointer", "default_version", "description", "mode", "newest_by"):
         if key in settings and not isinstance(settings[key], str):
             raise FamilyError(name, f"{path}: {key!r} must be a string", file=str(path))
     return settings
@@ -143,21 +170,125 @@ def _detect_rules(family: str, toml: Path, table: Any) -> DetectRules:
     )
 
 
-def _records(
-    family: str, toml: Path, settings: Mapping[str, Any]
-) -> tuple[tuple[str, ...] | None, str | None]:
+def _mode(family: str, toml: Path, value: str) -> ImportMode:
+    if value == "merge":
+        return "merge"
+    if value == "snapshot":
+        return "snapshot"
+    raise FamilyError(
+        family, f"{toml}: mode must be one of {', '.join(_MODES)}, not {value!r}", file=str(toml)
+    )
+
+
+def _collections(family: str, toml: Path, settings: Mapping[str, Any]) -> tuple[Collection, ...]:
+    """Read ``[records]`` (one collection) or ``[records.NAME]`` tables (one each)."""
     table = settings.get("records", {})
-    if not isinstance(table, Mapping) or set(table) - _RECORDS_KEYS:
+    if not isinstance(table, Mapping):
         raise FamilyError(
             family, f"{toml}: [records] accepts only {sorted(_RECORDS_KEYS)}", file=str(toml)
         )
-    pointer = table.get("pointer")
+    if not table:
+        return ()
+    if all(isinstance(value, Mapping) for value in table.values()):
+        found = [_collection(family, toml, f"[records.{n}]", n, t) for n, t in table.items()]
+    elif not any(isinstance(value, Mapping) for value in table.values()):
+        # The single form: its name is the array's own (the pointer's last token).
+        found = [_collection(family, toml, "[records]", None, table)]
+    else:
+        raise FamilyError(
+            family,
+            f"{toml}: [records] holds either pointer/key or [records.NAME] tables, not both",
+            file=str(toml),
+        )
+    _refuse_overlapping(family, toml, found)
+    return tuple(found)
+
+
+def _collection(
+    family: str, toml: Path, where: str, name: str | None, table: Mapping[str, Any]
+) -> Collection:
+    if set(table) - _RECORDS_KEYS:
+        raise FamilyError(
+            family, f"{toml}: {where} accepts only {sorted(_RECORDS_KEYS)}", file=str(toml)
+        )
     key = table.get("key")
     if key is not None and not isinstance(key, str):
-        raise FamilyError(family, f"{toml}: [records] key must be a string", file=str(toml))
-    if pointer is None:
-        return None, key
-    return _pointer(family, toml, pointer, "[records] pointer"), key
+        raise FamilyError(family, f"{toml}: {where} key must be a string", file=str(toml))
+    if "pointer" not in table:
+        raise FamilyError(family, f"{toml}: {where} needs a pointer", file=str(toml))
+    pointer = _pointer(family, toml, table["pointer"], f"{where} pointer")
+    if not pointer:
+        raise FamilyError(
+            family,
+            f"{toml}: {where} pointer is the whole document; it must name an array inside it",
+            file=str(toml),
+        )
+    return Collection(name=name if name is not None else pointer[-1], pointer=pointer, key=key)
+
+
+def _refuse_overlapping(family: str, toml: Path, found: list[Collection]) -> None:
+    """Two collections may not share an array, nor may one lie inside the other."""
+    for first in found:
+        for second in found:
+            if first is not second and second.pointer[: len(first.pointer)] == first.pointer:
+                raise FamilyError(
+                    family,
+                    f"{toml}: collections {first.name!r} ({first.pointer_text}) and "
+                    f"{second.name!r} ({second.pointer_text}) overlap; each array of records "
+                    "belongs to one collection",
+                    file=str(toml),
+                )
+
+
+def _check_collection(
+    family: str, toml: Path, collection: Collection, schema: Mapping[str, Any], version: str
+) -> None:
+    """Refuse a records pointer that the current schema shows cannot lead to an array."""
+    problem = collection_problem(schema, collection.pointer)
+    if problem:
+        raise FamilyError(
+            family,
+            f"{toml}: records pointer {collection.pointer_text!r} of collection "
+            f"{collection.name!r}: {problem} in the current version's schema ({version})",
+            file=str(toml),
+        )
+
+
+def collection_problem(schema: Mapping[str, Any], pointer: tuple[str, ...]) -> str | None:
+    """Say why ``schema`` rules out an array at ``pointer``, or None when it may hold one.
+
+    Only what the schema states is judged: a place it does not describe passes here and is
+    checked in each document the store writes.
+    """
+    for depth, token in enumerate(pointer):
+        parent = schema_at(schema, format_pointer(pointer[:depth]))
+        if parent is None:
+            return None
+        if _is_array_schema(parent):
+            return f"goes through an array at {format_pointer(pointer[:depth]) or '/'}"
+        child = schema_at(schema, format_pointer(pointer[: depth + 1]))
+        if child is None:
+            closed = parent.get("additionalProperties") is False and not parent.get(
+                "patternProperties"
+            )
+            if closed:
+                where = format_pointer(pointer[:depth]) or "/"
+                return f"the schema allows no member {token!r} at {where}"
+            return None
+    target = schema_at(schema, format_pointer(pointer))
+    kinds = None if target is None else target.get("type")
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if isinstance(kinds, list) and "array" not in kinds:
+        return f"the schema makes it {' or '.join(map(str, kinds))}, not an array"
+    return None
+
+
+def _is_array_schema(schema: Mapping[str, Any]) -> bool:
+    kinds = schema.get("type")
+    if kinds == "array" or (isinstance(kinds, list) and kinds == ["array"]):
+        return True
+    return "type" not in schema and ("items" in schema or "prefixItems" in schema)
 
 
 def _read_schemas(
@@ -225,11 +356,13 @@ def _check_schema(path: Path, family: str, schema: dict[str, Any], version: str)
 
 
 def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
+    """A declared ``$schema`` must name a draft docmigrate validates (2020-12 when absent)."""
     declared = schema.get("$schema", DRAFT_2020_12)
-    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
+    if find_draft(declared) is None:
+        known = ", ".join(repr(d.uri) for d in DRAFTS)
         raise FamilyError(
             family,
-            f"{path}: $schema at '/$schema' must be {DRAFT_2020_12!r}, not {_json(declared)}",
+            f"{path}: $schema at '/$schema' must be one of {known}, not {_json(declared)}",
             file=str(path),
             pointer="/$schema",
         )
@@ -237,7 +370,7 @@ def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
 
 def _schema_uri(schema: Mapping[str, Any], family: str, version: str) -> str:
     """The URI a schema is known by: its ``$id`` (without the empty fragment) or a URN."""
-    declared = schema.get("$id")
+    declared = schema.get("id" if draft_of(schema).name == "4" else "$id")
     if isinstance(declared, str) and urldefrag(declared)[0]:
         return urldefrag(declared)[0]
     return f"urn:docmigrate:{quote(family)}:{quote(version)}"
@@ -360,10 +493,19 @@ def _step_spec(value: Any) -> StepSpec | None:
     return spec if isinstance(spec, StepSpec) and callable(value) else None
 
 
+def forget_steps(folder: str | Path) -> None:
+    """Drop the imported ``steps.py`` of ``folder``, so that a load after an edit reads it anew."""
+    sys.modules.pop(_steps_module_name(Path(folder) / "steps.py"), None)
+
+
+def _steps_module_name(path: Path) -> str:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return f"docmigrate_family_{digest}_steps"
+
+
 def _import_steps(path: Path, family: str) -> ModuleType:
     """Import ``steps.py`` once per path; see the module docstring for what it may raise."""
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"docmigrate_family_{digest}_steps"
+    module_name = _steps_module_name(path)
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)

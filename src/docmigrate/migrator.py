@@ -10,6 +10,7 @@ result against the target schema.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,8 @@ def _caller(step: Step, context: StepContext) -> Any:
         except (KeyboardInterrupt, Expired):
             raise
         except BaseException as error:
-            raise StepFailedError(step.info, _failure(error), json_path=json_path(where)) from error
+            message = _failure(error) + _raised_at(error, step)
+            raise StepFailedError(step.info, message, json_path=json_path(where)) from error
 
     return call
 
@@ -142,6 +144,23 @@ def _failure(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"the step called {describe_exit(error)}"
     return f"{type(error).__name__}: {error}"
+
+
+def _raised_at(error: BaseException, step: Step) -> str:
+    """Return `` (at steps.py:LINE)``: the last line of the step's own file the error passed.
+
+    The innermost frame is often in a library the step called (``decimal``, ``re``); the
+    author needs the line of their own code that led there.
+    """
+    code = getattr(step.function, "__code__", None)
+    if code is None:
+        return ""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename == code.co_filename
+    ]
+    if not frames:
+        return ""
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})"
 
 
 def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:

@@ -40,6 +40,19 @@ class Registry:
         return registry
 
     @classmethod
+    def from_paths(cls, *paths: str | Path, builtin: bool = False) -> Registry:
+        """Build a registry from family folders only (no pyproject.toml, no entry points).
+
+        Each path is a family folder or a folder of family folders. With ``builtin``, the
+        built-in families are included too.
+        """
+        folders = _family_folders(BUILTIN_FOLDER) if builtin else []
+        for path in paths:
+            folders += _family_folders(Path(path))
+        unique = list(dict.fromkeys(f.resolve() for f in folders))
+        return cls.of(*(load_family(folder) for folder in unique))
+
+    @classmethod
     def discover(
         cls,
         family_paths: Iterable[str | Path] = (),
@@ -98,16 +111,28 @@ class Registry:
                 f"the document fits several families: {names}; choose one (--family)",
                 candidates=[f.name for f in candidates],
             )
+        # Say, for every family considered, why it was rejected: a family whose [detect]
+        # rules hold but which does not know the version is not "what the document is".
+        reasons = "; ".join(_rejection(f, document) for f in self)
         if by_rules:
-            # The shape fits but the label does not: say what the family would accept.
-            details = "; ".join(_label_problem(f, document) for f in by_rules)
             raise UnknownFamilyError(
-                f"the document looks like {', '.join(f.name for f in by_rules)} but {details}",
+                f"no family accepts the document ({reasons})",
                 candidates=[f.name for f in by_rules],
             )
+        known = ", ".join(self.families) or "none"
         raise UnknownFamilyError(
-            f"the document matches no known family (known: {', '.join(self.families) or 'none'})"
+            f"the document matches no known family (known: {known})"
+            + (f": {reasons}" if reasons else "")
         )
+
+
+def _rejection(family: Family, document: Any) -> str:
+    """Say why ``family`` does not accept ``document``."""
+    broken = family.detect.broken_by(document)
+    if broken is not None:
+        return f"{family.name}: {broken}"
+    problem = _label_problem(family, document).removeprefix(f"family {family.name!r}: ")
+    return f"{family.name}: its [detect] rules hold, but {problem}"
 
 
 def _label_problem(family: Family, document: Any) -> str:

@@ -28,7 +28,8 @@ class FileReport:
     target: str | None = None
     steps: list[str] = field(default_factory=list)
     action: str = ""
-    """For upgrades: ``upgraded``, ``unchanged``, ``copied``, ``would upgrade`` or ``""``."""
+    """For upgrades: ``upgraded``, ``unchanged``, ``copied``, ``would upgrade`` or ``""``; for
+    imports what the store did (see :func:`docmigrate.transfer.import_action`)."""
     output: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     backup: str | None = None
@@ -36,7 +37,8 @@ class FileReport:
     sha256_before: str | None = None
     sha256_after: str | None = None
     diff: str = ""
-    """For imports: records ``imported``, ``skipped`` and ``replaced``."""
+    """For upgrades with ``--diff``: the unified diff. ``counts``, for imports: records
+    ``imported``, ``skipped``, ``replaced`` and ``removed``."""
     pipeline: str = ""
     """How the file was read: ``streaming`` (record by record), or ``in memory: <why>``."""
 

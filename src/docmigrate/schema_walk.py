@@ -55,6 +55,7 @@ SUBSCHEMA_KEYWORDS: Mapping[str, SubschemaKind] = MappingProxyType(
 """Each keyword that holds subschemas, and how it holds them."""
 
 REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+DRAFT_4 = "http://json-schema.org/draft-04/schema"
 
 _Child = tuple[tuple[str, ...], Any, str]
 
@@ -110,16 +111,17 @@ def _children(path: tuple[str, ...], keyword: str, value: Any, base: str) -> lis
 def iter_subschemas(root: Mapping[str, Any], base: str = "") -> Iterator[Subschema]:
     """Yield every subschema of ``root`` (itself included), depth first.
 
-    Boolean subschemas are skipped: they hold no keyword. A ``$id`` that is not a URI
-    reference leaves the base as it was (the metaschema check reports it).
+    Boolean subschemas are skipped: they hold no keyword. A ``$id`` (``id`` in Draft 4) that
+    is not a URI reference leaves the base as it was (the metaschema check reports it).
     """
+    identifier = "id" if str(root.get("$schema", "")).rstrip("#") == DRAFT_4 else "$id"
     stack: list[_Child] = [((), root, base)]
     while stack:
         path, node, node_base = stack.pop()
         if not isinstance(node, Mapping):
             continue
-        if isinstance(node.get("$id"), str):
-            node_base = join_uri(node_base, node["$id"]) or node_base
+        if isinstance(node.get(identifier), str):
+            node_base = join_uri(node_base, node[identifier]) or node_base
         yield Subschema(format_pointer(path), node, node_base)
         children: list[_Child] = []
         for keyword, value in node.items():

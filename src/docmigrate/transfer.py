@@ -25,7 +25,7 @@ from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
-from docmigrate.store import OnDuplicate, Provenance, Store
+from docmigrate.store import OnDuplicate, Provenance, Store, WriteReport
 from docmigrate.validation import validate
 
 
@@ -34,7 +34,7 @@ def import_paths(
     registry: Registry,
     store: Store,
     *,
-    on_duplicate: OnDuplicate = "skip",
+    on_duplicate: OnDuplicate | None = None,
     family_name: str | None = None,
     exclude: Sequence[str] = (),
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
@@ -67,7 +67,7 @@ def _import_one(
     store: Store,
     report: FileReport,
     *,
-    on_duplicate: OnDuplicate,
+    on_duplicate: OnDuplicate | None,
     family_name: str | None,
     max_file_size: int,
     step_timeout: float | None,
@@ -93,12 +93,19 @@ def _import_one(
     except StoreError as error:
         report.problems.append(_store_problem(opened.loaded, error))
     else:
-        report.action = "imported"
-        report.counts = {
-            "imported": written.imported,
-            "skipped": written.skipped,
-            "replaced": written.replaced,
-        }
+        report.action = import_action(written)
+        report.counts = written.counts
+
+
+def import_action(written: WriteReport) -> str:
+    """Say what a write did to the store as a whole (the counts say what it did to records)."""
+    if written.already_imported is not None:
+        return f"already imported as import {written.already_imported}: nothing changed"
+    if written.import_id is None:
+        return "nothing new: nothing changed"
+    if not written.current:
+        return f"import {written.import_id}, older than the current state: kept, not current"
+    return f"import {written.import_id}"
 
 
 def _store_problem(loaded: jsonio.LoadedDocument, error: StoreError) -> Problem:
@@ -108,17 +115,25 @@ def _store_problem(loaded: jsonio.LoadedDocument, error: StoreError) -> Problem:
 
 
 def export_document(
-    store: Store, family: Family, *, to: str | None = None, allow_loss: bool = False
+    store: Store,
+    family: Family,
+    *,
+    to: str | None = None,
+    allow_loss: bool = False,
+    import_id: int | None = None,
 ) -> Any:
-    """Return every stored record of ``family`` as one document at ``to`` (default current).
+    """Return ``family``'s stored state as one document at ``to`` (default current).
 
-    The document is validated against the target version's schema before it is returned.
+    With ``import_id``, return the document of that snapshot import instead. A document stored
+    at an older current version is upgraded; the result is validated against the target
+    version's schema before it is returned.
     """
-    document = store.read(family)
-    if to is None or to == family.current:
-        validate(document, family, family.current)
+    document = store.read(family, import_id=import_id)
+    target = family.current if to is None else to
+    if family.version_of(document) == target:
+        validate(document, family, target)
         return document
-    return migrate(document, family, to=to, allow_loss=allow_loss).document
+    return migrate(document, family, to=target, allow_loss=allow_loss).document
 
 
 def export_bytes(document: Any) -> bytes:

@@ -1,17 +1,18 @@
-"""Validating documents against a family's schemas (JSON Schema Draft 2020-12).
+"""Validating documents against a family's schemas (JSON Schema Draft 4, 6, 7, 2019-09, 2020-12).
 
 Two tiers, as in jsonschema: :func:`iter_errors` yields every problem as a
 :class:`SchemaError`; :func:`validate` raises :class:`DocumentInvalidError` carrying them all,
 best first. Formats are asserted, regular expressions follow ECMA-262 (a ``$`` does not match
 before a trailing newline), and ``$ref`` resolves only inside the schema: the validator is
-built offline, so no network access is ever attempted.
+built offline, so no network access is ever attempted. A schema's ``$schema`` names its draft
+(:data:`DRAFTS`); without one it is read as Draft 2020-12.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
@@ -21,6 +22,68 @@ from docmigrate.pointers import Path, format_pointer, json_path
 
 if TYPE_CHECKING:
     from docmigrate.family import Family
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One JSON Schema draft docmigrate validates: its name, metaschema URI and validator."""
+
+    name: str
+    uri: str
+    validator: Any = field(repr=False)
+    registry_draft: Any = field(repr=False)
+
+
+DRAFTS: tuple[Draft, ...] = (
+    Draft(
+        "4",
+        "http://json-schema.org/draft-04/schema#",
+        jsonschema_rs.Draft4Validator,
+        jsonschema_rs.Draft4,
+    ),
+    Draft(
+        "6",
+        "http://json-schema.org/draft-06/schema#",
+        jsonschema_rs.Draft6Validator,
+        jsonschema_rs.Draft6,
+    ),
+    Draft(
+        "7",
+        "http://json-schema.org/draft-07/schema#",
+        jsonschema_rs.Draft7Validator,
+        jsonschema_rs.Draft7,
+    ),
+    Draft(
+        "2019-09",
+        "https://json-schema.org/draft/2019-09/schema",
+        jsonschema_rs.Draft201909Validator,
+        jsonschema_rs.Draft201909,
+    ),
+    Draft(
+        "2020-12",
+        "https://json-schema.org/draft/2020-12/schema",
+        jsonschema_rs.Draft202012Validator,
+        jsonschema_rs.Draft202012,
+    ),
+)
+"""The drafts a family schema may declare with ``$schema``, oldest first."""
+DEFAULT_DRAFT = DRAFTS[-1]
+
+
+def find_draft(declared: Any) -> Draft | None:
+    """Return the draft a ``$schema`` value names (with or without its empty fragment), or None."""
+    if not isinstance(declared, str):
+        return None
+    wanted = declared.rstrip("#")
+    return next((d for d in DRAFTS if d.uri.rstrip("#") == wanted), None)
+
+
+def draft_of(schema: Any) -> Draft:
+    """Return the draft of a (loaded, so valid) schema: its ``$schema``, else 2020-12."""
+    if not isinstance(schema, Mapping) or "$schema" not in schema:
+        return DEFAULT_DRAFT
+    return find_draft(schema["$schema"]) or DEFAULT_DRAFT
+
 
 # Errors under these keywords are guesses about which branch was meant: less helpful.
 _WEAK_KEYWORDS = frozenset({"anyOf", "oneOf", "not", "if", "then", "else"})
@@ -62,26 +125,29 @@ def compile_schema(schema: Mapping[str, Any], uri: str) -> Any:
     invalid regular expression, a ``$ref`` that resolves nowhere, ...); the family loader
     builds every validator once, so a loaded family never fails here.
     """
-    return _build(dict(schema), schema_registry(schema, uri), base=uri)
+    draft = draft_of(schema)
+    return _build(dict(schema), schema_registry(schema, uri), base=uri, draft=draft)
 
 
 def schema_registry(schema: Mapping[str, Any], uri: str) -> Any:
     """Return a jsonschema_rs registry that knows ``schema`` (and its embedded ``$id``s)."""
-    return jsonschema_rs.Registry([(uri, dict(schema))])
+    return jsonschema_rs.Registry([(uri, dict(schema))], draft=draft_of(schema).registry_draft)
 
 
-def compile_reference(target: str, registry: Any) -> Any:
+def compile_reference(target: str, registry: Any, draft: Draft = DEFAULT_DRAFT) -> Any:
     """Build a validator for the schema at the absolute URI ``target`` (``uri#/pointer``).
 
     It validates against that part of a registered schema as the rest of the schema sees it.
     """
     # No base URI: the one-keyword wrapper must not shadow the schema registered under it.
-    return _build({"$ref": target}, registry, base=None)
+    # The wrapper is read as 2020-12 (a $ref beside nothing means the same in every draft);
+    # the schema it points into keeps the draft it was registered with.
+    return _build({"$ref": target}, registry, base=None, draft=DEFAULT_DRAFT)
 
 
-def _build(schema: dict[str, Any], registry: Any, *, base: str | None) -> Any:
+def _build(schema: dict[str, Any], registry: Any, *, base: str | None, draft: Draft) -> Any:
     options: dict[str, Any] = {} if base is None else {"base_uri": base}
-    return jsonschema_rs.Draft202012Validator(
+    return draft.validator(
         schema,
         validate_formats=True,
         ignore_unknown_formats=True,
@@ -92,20 +158,16 @@ def _build(schema: dict[str, Any], registry: Any, *, base: str | None) -> Any:
 
 
 @functools.cache
-def _metaschema() -> Any:
+def _metaschema(draft: Draft) -> Any:
     # Formats asserted, so that a $ref or $id that is not a URI reference, or a pattern that
     # is not a regular expression, is found with its place (building the validator would
     # also refuse them, without saying where).
-    return jsonschema_rs.Draft202012Validator(
-        {"$ref": "https://json-schema.org/draft/2020-12/schema"},
-        validate_formats=True,
-        offline=True,
-    )
+    return draft.validator({"$ref": draft.uri}, validate_formats=True, offline=True)
 
 
 def metaschema_errors(schema: Any) -> list[SchemaError]:
-    """Return how ``schema`` fails the Draft 2020-12 metaschema (formats asserted), or []."""
-    return [_to_schema_error(error) for error in _metaschema().iter_errors(schema)]
+    """Return how ``schema`` fails its draft's metaschema (formats asserted), or []."""
+    return [_to_schema_error(error) for error in _metaschema(draft_of(schema)).iter_errors(schema)]
 
 
 def errors_under(validator: Any, instance: Any) -> list[SchemaError]:

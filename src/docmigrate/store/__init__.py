@@ -10,14 +10,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from docmigrate.family import Family
-from docmigrate.store.sql import (
-    OnDuplicate,
-    Provenance,
-    SQLStore,
-    WriteReport,
-    database_url,
-    is_in_memory,
-)
+from docmigrate.store.provenance import Provenance, WriteReport
+from docmigrate.store.sql import OnDuplicate, SQLStore, database_url, is_in_memory
 
 
 class Store(Protocol):
@@ -29,13 +23,15 @@ class Store(Protocol):
         family: Family,
         provenance: Provenance,
         *,
-        on_duplicate: OnDuplicate = "skip",
+        on_duplicate: OnDuplicate | None = None,
     ) -> WriteReport:
         """Write the records of one current-version document atomically."""
         ...
 
-    def read(self, family: Family, *, exported_at: str | None = None) -> Any:
-        """Return a current-version document of every stored record of ``family``."""
+    def read(
+        self, family: Family, *, exported_at: str | None = None, import_id: int | None = None
+    ) -> Any:
+        """Return ``family``'s current state (or snapshot ``import_id``) as one document."""
         ...
 
     def close(self) -> None:

@@ -12,17 +12,17 @@ database for reading, and neither creates a SQLite file nor the tables.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -44,11 +44,19 @@ from docmigrate.exceptions import (
     StoreURLError,
 )
 from docmigrate.family import Family
-from docmigrate.pointers import json_path, resolve
-from docmigrate.store.generic import GenericMapping
+from docmigrate.pointers import json_path
+from docmigrate.store import generic
 from docmigrate.store.mapping import RecordMapping
 from docmigrate.store.production_history import ProductionHistoryMapping
-from docmigrate.store.tables import LAYOUT_VERSION, headers, imports, layout, metadata
+from docmigrate.store.provenance import (
+    Provenance,
+    WriteReport,
+    canonical_text,
+    document_digest,
+    earlier_import,
+    record_provenance,
+)
+from docmigrate.store.tables import LAYOUT_VERSION, imports, layout, metadata
 
 OnDuplicate = Literal["skip", "replace", "error"]
 
@@ -57,28 +65,6 @@ WRITER_LOCK = int.from_bytes(b"docmigr", "big")
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL SQLSTATE: lock_timeout expired
 NO_SUCH_DATABASE = "3D000"  # PostgreSQL SQLSTATE: invalid_catalog_name
 _NO_SUCH_DATABASE_TEXT = re.compile(r'FATAL: +database ".*" does not exist')
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where an import came from and how it was upgraded."""
-
-    file_name: str
-    sha256: str
-    source_version: str
-    steps: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class WriteReport:
-    """What one write did."""
-
-    family: str
-    import_id: int | None
-    """The provenance row of the import; None when nothing was written."""
-    imported: int
-    skipped: int
-    replaced: int
 
 
 def database_url(text: str) -> str:
@@ -140,68 +126,107 @@ class SQLStore:
         family: Family,
         provenance: Provenance,
         *,
-        on_duplicate: OnDuplicate = "skip",
+        on_duplicate: OnDuplicate | None = None,
     ) -> WriteReport:
         """Write the records of ``document`` (at ``family``'s current version) in one transaction.
 
-        Records already stored (same key) are skipped, replaced when they differ, or make the
-        whole write fail (:class:`DuplicateRecordError`), as ``on_duplicate`` says.
+        A document already imported into ``family`` (same canonical text) changes nothing (with
+        ``on_duplicate="error"`` on a merge family, its stored records fail it). For a merge
+        family, records already stored (same key) are skipped, replaced when their text
+        differs, or make the whole write fail (:class:`DuplicateRecordError`), as
+        ``on_duplicate`` says (default skip). For a snapshot family the newest import is the
+        state (see :mod:`docmigrate.store.generic`); ``on_duplicate="error"`` refuses one
+        that would replace or remove a stored record.
         """
+        digest = document_digest(document)
         mapping = mapping_for(family)
-        pointer = _records_pointer(family)
-        items = resolve(document, pointer)
-        keyed = [(i, mapping.key_of(record, i), record) for i, record in enumerate(items)]
-        _refuse_keys_used_twice(keyed, pointer)
+        if mapping is None:
+            prepared = generic.prepare(document, family)
+        else:
+            keyed = _keyed(mapping, document, family)
         with jsonio.gc_paused(), self._transaction() as conn:
             _take_writer_turn(conn, self.busy_timeout)
-            stored = mapping.existing(conn, [key for _, key, _ in keyed])
-            if stored and on_duplicate == "error":
-                first = next(i for i, key, _ in keyed if key in stored)
-                raise DuplicateRecordError(family.name, sorted(stored), path=(*pointer, first))
-            fresh = [item for item in keyed if item[1] not in stored]
-            changed = []
-            if on_duplicate == "replace":
-                changed = [
-                    item for item in keyed if item[1] in stored and stored[item[1]] != item[2]
-                ]
-            counts = {
-                "imported": len(fresh),
-                "replaced": len(changed),
-                "skipped": len(keyed) - len(fresh) - len(changed),
-            }
-            if not fresh and not changed and keyed:
-                # Re-importing what is stored is a no-op: not even a provenance row.
-                return WriteReport(family=family.name, import_id=None, **counts)
-            import_id = _record_provenance(conn, family, provenance, counts)
-            mapping.delete(conn, [key for _, key, _ in changed])
-            to_write = sorted(fresh + changed, key=lambda item: item[0]) if changed else fresh
-            mapping.insert(conn, import_id, to_write)
-            if isinstance(mapping, GenericMapping):
-                _store_header(conn, family, import_id, document, pointer)
-        return WriteReport(family=family.name, import_id=import_id, **counts)
+            earlier = earlier_import(conn, family.name, digest)
+            # "error" on a merge family refuses a re-import below, naming the stored records.
+            refuse = on_duplicate == "error" and family.mode == "merge"
+            if earlier is not None and not refuse:
+                size = prepared.total if mapping is None else len(keyed)
+                return WriteReport(family.name, None, 0, size, 0, already_imported=earlier)
+            if mapping is None:
+                return generic.write(
+                    conn, family, prepared, provenance, on_duplicate=on_duplicate, digest=digest
+                )
+            return self._write_mapped(
+                conn, mapping, family, keyed, provenance, on_duplicate or "skip", digest
+            )
 
-    def read(self, family: Family, *, exported_at: str | None = None) -> Any:
-        """Return a current-version document holding every stored record of ``family``.
+    def _write_mapped(
+        self,
+        conn: Connection,
+        mapping: RecordMapping,
+        family: Family,
+        keyed: list[tuple[int, str, Any]],
+        provenance: Provenance,
+        on_duplicate: OnDuplicate,
+        digest: str,
+    ) -> WriteReport:
+        """Write records through a relational mapping (merge mode: records accumulate)."""
+        pointer = _records_pointer(family)
+        stored = mapping.existing(conn, [key for _, key, _ in keyed])
+        if stored and on_duplicate == "error":
+            first = next(i for i, key, _ in keyed if key in stored)
+            raise DuplicateRecordError(family.name, sorted(stored), path=(*pointer, first))
+        fresh = [item for item in keyed if item[1] not in stored]
+        changed = []
+        if on_duplicate == "replace":
+            changed = [
+                (position, key, record)
+                for position, key, record in keyed
+                if key in stored and _unordered_text(stored[key]) != _unordered_text(record)
+            ]
+        counts = {
+            "imported": len(fresh),
+            "replaced": len(changed),
+            "skipped": len(keyed) - len(fresh) - len(changed),
+        }
+        written = WriteReport(family.name, None, len(fresh), counts["skipped"], len(changed))
+        if not fresh and not changed and _has_imports(conn, family):
+            return written  # nothing new: not even a provenance row
+        import_id = record_provenance(conn, family, provenance, counts, digest=digest)
+        mapping.delete(conn, [key for _, key, _ in changed])
+        to_write = sorted(fresh + changed, key=lambda item: item[0]) if changed else fresh
+        mapping.insert(conn, import_id, to_write)
+        return dataclasses.replace(written, import_id=import_id)
 
-        Raises :class:`NothingStoredError` when no file of ``family`` was ever imported here.
+    def read(
+        self, family: Family, *, exported_at: str | None = None, import_id: int | None = None
+    ) -> Any:
+        """Return a current-version document of ``family``'s current state.
+
+        With ``import_id``, return the document that snapshot import stored, whole (snapshot
+        families only). Raises :class:`NothingStoredError` when no file of ``family`` was ever
+        imported here (or there is no such snapshot import).
         """
         mapping = mapping_for(family)
-        pointer = _records_pointer(family)
+        if import_id is not None and family.mode != "snapshot":
+            raise StoreError(
+                f'family {family.name!r} merges its imports (mode = "merge"), so a single '
+                "import cannot be exported on its own; only snapshot families keep each "
+                "import whole"
+            )
         with self._transaction(snapshot=True) as conn:
             self._require_stored(conn, family)
+            if import_id is not None:
+                nothing = (
+                    f"no import {import_id} of family {family.name!r} is stored in "
+                    f"{describe_url(self.url)} (see docmigrate_imports for the ids)"
+                )
+                return generic.read_snapshot(conn, family, import_id, nothing)
+            if mapping is None:
+                return generic.read(conn, family, self._nothing_of(family))
             items = mapping.read(conn)
-            if isinstance(mapping, ProductionHistoryMapping):
-                stamp = exported_at or datetime.now(UTC).isoformat(timespec="seconds")
-                return {"version": family.current, "exported_at": stamp, "production_runs": items}
-            header = conn.execute(
-                select(headers.c.header).where(headers.c.family == family.name)
-            ).scalar()
-        if header is None:
-            raise NothingStoredError(family.name, self._nothing_of(family))
-        document = jsonio.loads(header)
-        parent = resolve(document, pointer[:-1])
-        parent[pointer[-1]] = items
-        return document
+        stamp = exported_at or datetime.now(UTC).isoformat(timespec="seconds")
+        return {"version": family.current, "exported_at": stamp, "production_runs": items}
 
     def imports(self) -> list[dict[str, Any]]:
         """Return the provenance of every import, oldest first (none without the tables)."""
@@ -265,12 +290,44 @@ class SQLStore:
             raise StoreError(f"database error on {describe_url(self.url)}: {error}") from error
 
 
-def mapping_for(family: Family) -> RecordMapping:
-    """Return the relational mapping of ``family`` if it has one, else the generic mapping."""
+def mapping_for(family: Family) -> RecordMapping | None:
+    """Return the relational mapping of ``family`` if it has one (None: the generic one)."""
     relational = ProductionHistoryMapping()
-    if family.name == relational.family and family.current == relational.version:
+    if (
+        family.name == relational.family
+        and family.current == relational.version
+        and family.mode == "merge"
+        and len(family.collections) == 1
+    ):
         return relational
-    return GenericMapping(family.name, family.records_key)
+    _records_pointer(family)
+    return None
+
+
+def _keyed(mapping: RecordMapping, document: Any, family: Family) -> list[tuple[int, str, Any]]:
+    """Key the records of a relationally mapped family; refuse a key used twice."""
+    items = generic.records_at(document, family.collections[0])
+    keyed = [(i, mapping.key_of(record, i), record) for i, record in enumerate(items)]
+    _refuse_keys_used_twice(keyed, family.collections[0].pointer)
+    return keyed
+
+
+def _unordered_text(value: Any) -> str:
+    """Canonical text with object keys sorted: relational columns keep no key order."""
+    return canonical_text(_sorted_keys(value))
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+def _has_imports(conn: Connection, family: Family) -> bool:
+    query = select(imports.c.id).where(imports.c.family == family.name).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def _take_writer_turn(conn: Connection, timeout: float) -> None:
@@ -307,7 +364,7 @@ def _refuse_keys_used_twice(
 def _records_pointer(family: Family) -> tuple[str, ...]:
     if not family.records_pointer:
         raise StoreError(
-            f"family {family.name!r} declares no [records] pointer in family.toml, "
+            f"family {family.name!r} declares no [records] in family.toml, "
             "so the store does not know which records to write"
         )
     return family.records_pointer
@@ -408,52 +465,33 @@ def _read_write_uri(filename: str, *, already_uri: bool) -> str:
 
 
 def _ensure_layout(conn: Connection, *, create: bool, timeout: float) -> None:
-    """Make the tables (writing stores, one at a time) and check their layout version."""
+    """Check the tables' layout version, then make missing tables (writing stores only).
+
+    The check comes first, so that a database of another layout is refused before anything
+    is created in it.
+    """
     if create:
         _take_writer_turn(conn, timeout)
-        metadata.create_all(conn)
-    elif not inspect(conn).has_table(layout.name):
+    if inspect(conn).has_table(layout.name):
+        found = conn.execute(select(layout.c.version)).scalars().all()
+        if found and found != [LAYOUT_VERSION]:
+            raise StoreLayoutError(_layout_problem(found))
+    elif not create:
         return  # nothing stored here: reading a family says so
-    found = conn.execute(select(layout.c.version)).scalars().all()
-    if not found and create:
-        conn.execute(layout.insert().values(version=LAYOUT_VERSION))
-    elif found != [LAYOUT_VERSION]:
-        raise StoreLayoutError(
-            f"the database's docmigrate tables have layout {found}, this docmigrate knows "
-            f"layout {LAYOUT_VERSION}; use the docmigrate release that wrote them"
+    if create:
+        metadata.create_all(conn)
+        if not conn.execute(select(layout.c.version)).first():
+            conn.execute(layout.insert().values(version=LAYOUT_VERSION))
+
+
+def _layout_problem(found: Sequence[int]) -> str:
+    if list(found) == [1]:
+        return (
+            f"the database's docmigrate tables have layout 1, this docmigrate writes layout "
+            f"{LAYOUT_VERSION} (record collections, snapshots); export each family with the "
+            "docmigrate release that wrote it and import the exports into a new database"
         )
-
-
-def _record_provenance(
-    conn: Connection, family: Family, provenance: Provenance, counts: dict[str, int]
-) -> int:
-    result = conn.execute(
-        imports.insert().values(
-            **counts,
-            family=family.name,
-            file_name=provenance.file_name,
-            sha256=provenance.sha256,
-            source_version=provenance.source_version,
-            target_version=family.current,
-            steps=json.dumps(list(provenance.steps)),
-            imported_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def _store_header(
-    conn: Connection, family: Family, import_id: int, document: Any, pointer: tuple[str, ...]
-) -> None:
-    """Keep the document without its records, so that an export can rebuild the rest."""
-    header = jsonio.clone(document)
-    parent = resolve(header, pointer[:-1])
-    parent[pointer[-1]] = []
-    conn.execute(delete(headers).where(headers.c.family == family.name))
-    conn.execute(
-        headers.insert().values(
-            family=family.name, import_id=import_id, header=jsonio.dumps(header, indent=None)
-        )
+    return (
+        f"the database's docmigrate tables have layout {list(found)}, this docmigrate knows "
+        f"layout {LAYOUT_VERSION}; use the docmigrate release that wrote them"
     )

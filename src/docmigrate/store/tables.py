@@ -1,9 +1,17 @@
-"""The store's tables (layout version 1), shared by SQLite and PostgreSQL.
+"""The store's tables (layout version 2), shared by SQLite and PostgreSQL.
 
 Decimal strings and timestamps are TEXT so that their exact text comes back (``"3.2000"``
 stays ``"3.2000"``, offsets stay as written); integers are BIGINT; enums are TEXT with a CHECK.
 Children reference their run by its uuid and go when it goes. ``position`` keeps the order
 records had in their document.
+
+Families without a relational mapping keep each record of each collection as exact JSON text
+in ``docmigrate_records`` (the current state), each import's document without its records in
+``docmigrate_headers``, which import is current in ``docmigrate_heads`` and, for snapshot
+families, each imported document whole in ``docmigrate_snapshots``.
+
+Layout 2 (record collections, snapshots, document digests) replaced layout 1; a database of
+layout 1 is refused (export it with the release that wrote it, import the export anew).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -20,7 +29,7 @@ from sqlalchemy import (
     Text,
 )
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 PRODUCTION_STATUSES = ("complete", "partial_loss", "total_loss")
 LOSS_CATEGORIES = ("burnt", "broken", "contaminated", "dropped", "wrong_ingredients", "other")
@@ -63,7 +72,13 @@ imports = Table(
     Column("imported", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("replaced", Integer, nullable=False, default=0),
+    Column("removed", Integer, nullable=False, default=0),
     Column("imported_at", Text, nullable=False),
+    # sha256 of the current-version document as stored (canonical JSON text): the same
+    # document imported again is recognised and changes nothing.
+    Column("document_sha256", Text, nullable=False),
+    Column("newest_key", Text),  # the family's newest_by value (UTC when a timestamp)
+    Index("ix_docmigrate_imports_digest", "family", "document_sha256"),
 )
 
 runs = Table(
@@ -117,18 +132,35 @@ records = Table(
     "docmigrate_records",
     metadata,
     Column("family", Text, nullable=False),
+    Column("collection", Text, nullable=False),
     Column("record_key", Text, nullable=False),
     Column("key_source", Text, nullable=False),  # "field" or "content" (sha256 of the JSON)
     Column("import_id", Integer, ForeignKey("docmigrate_imports.id"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("data", Text, nullable=False),  # the record's exact JSON
-    PrimaryKeyConstraint("family", "record_key"),
+    PrimaryKeyConstraint("family", "collection", "record_key"),
 )
 
 headers = Table(
     "docmigrate_headers",
     metadata,
+    Column("import_id", Integer, ForeignKey("docmigrate_imports.id"), primary_key=True),
+    Column("family", Text, nullable=False),
+    Column("header", Text, nullable=False),  # the document with its collections emptied
+)
+
+heads = Table(
+    "docmigrate_heads",
+    metadata,
     Column("family", Text, primary_key=True),
+    # the import whose header (and, for snapshot families, whose records) export gives
     Column("import_id", Integer, ForeignKey("docmigrate_imports.id"), nullable=False),
-    Column("header", Text, nullable=False),  # the last imported document without its records
+)
+
+snapshots = Table(
+    "docmigrate_snapshots",
+    metadata,
+    Column("import_id", Integer, ForeignKey("docmigrate_imports.id"), primary_key=True),
+    Column("family", Text, nullable=False),
+    Column("document", Text, nullable=False),  # the whole current-version document
 )
