@@ -542,3 +542,105 @@ def test_verbose_and_json_report_say_how_files_were_read(
     assert json.loads(out)["files"][0]["pipeline"] == "streaming"
     code, out, err = _cli(capsys, "upgrade", "-v", big_file, "--out", tmp_path / "out")
     assert code == 0 and f"{big_file}: streaming" in err.splitlines()
+
+
+# --- upgrade options on the streaming path ------------------------------------------------------
+
+
+def _in_place(
+    source: Path, registry: Registry, folder: Path, *, stream: bool, **options: Any
+) -> tuple[FileReport, Path]:
+    """Upgrade a copy of ``source`` in place under ``folder``; return the report and the copy."""
+    folder.mkdir()
+    target = folder / "history.json"
+    target.write_bytes(source.read_bytes())
+    saved, commands.STREAMING_MIN_SIZE = commands.STREAMING_MIN_SIZE, 0 if stream else 1 << 62
+    try:
+        job = UpgradeJob(target, folder, target, Path("history.json"))
+        report = upgrade_file(job, registry, UpgradeOptions(**options))
+    finally:
+        commands.STREAMING_MIN_SIZE = saved
+    return report, target
+
+
+def test_backup_in_place_matches_in_memory(
+    big_file: Path, registry: Registry, tmp_path: Path
+) -> None:
+    """--in-place --backup streamed: same file, same backup, same manifest hashes."""
+    results = {}
+    for stream in (True, False):
+        name = "streamed" if stream else "whole"
+        backup = tmp_path / f"{name}-backup"
+        report, target = _in_place(
+            big_file, registry, tmp_path / name, stream=stream, backup=backup
+        )
+        assert report.backup is not None and Path(report.backup).read_bytes() == (
+            big_file.read_bytes()
+        )
+        results[name] = (report.action, report.sha256_before, report.sha256_after,
+                         target.read_bytes(), report.pipeline)  # fmt: skip
+    assert results["streamed"][4] == commands.STREAMING
+    assert results["streamed"][:4] == results["whole"][:4]
+
+
+def test_hard_linked_file_is_rewritten_in_place(
+    big_file: Path, registry: Registry, tmp_path: Path
+) -> None:
+    """A file with another hard link: both names see the streamed upgrade, no journal is left."""
+    report, target = _in_place(big_file, registry, tmp_path / "linked", stream=True, dry_run=True)
+    assert report.action == "would upgrade" and target.read_bytes() == big_file.read_bytes()
+    other = tmp_path / "other-name.json"
+    os.link(target, other)
+    saved, commands.STREAMING_MIN_SIZE = commands.STREAMING_MIN_SIZE, 0
+    try:
+        job = UpgradeJob(target, target.parent, target)
+        report = upgrade_file(job, registry, UpgradeOptions())
+    finally:
+        commands.STREAMING_MIN_SIZE = saved
+    assert report.pipeline == commands.STREAMING and report.action == "upgraded"
+    upgraded = _upgrade(big_file, registry, tmp_path, stream=False)[1]
+    assert other.read_bytes() == target.read_bytes() == upgraded
+    assert os.stat(other).st_ino == os.stat(target).st_ino
+    assert sorted(p.name for p in target.parent.iterdir()) == ["history.json"]
+
+
+def test_downgrade_that_would_lose_data_is_refused_alike(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A 1.1 file with real losses, --to 1.0 without --allow-loss: the same DataLossError."""
+    loss = {"uuid": "l-1", "loss_category": "burnt", "loss_quantity": 1}
+    loss |= {"per_unit_cost": "0.10", "total_loss_cost": "0.10", "notes": None}
+    run = dict(_run(1), production_status="partial_loss", loss_quantity=1, losses=[loss])
+    when = "2025-12-21T12:00:00"
+    document = {"version": "1.1", "exported_at": when, "production_runs": [run]}
+    path = tmp_path / "lossy.json"
+    path.write_bytes(jsonio.dump_bytes(document))
+    report = _check_upgrade(path, registry, tmp_path, to="1.0")
+    assert report.pipeline.startswith("in memory: a downgrade would drop data")
+    assert [p.keyword for p in report.problems] == ["DataLossError"]
+
+
+def test_step_timeout_applies_to_streamed_steps(make_family: FamilyMaker, tmp_path: Path) -> None:
+    """--step-timeout counts the steps' time over all records of a streamed file."""
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    steps = """
+        import time
+
+        @upgrade("1", "2", each="/items")
+        def slow(item):
+            time.sleep(0.01)
+            return item
+    """
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+    path = tmp_path / "in.json"
+    path.write_bytes(jsonio.dump_bytes({"v": "1", "items": list(range(100))}))
+    report, data = _upgrade(path, registry, tmp_path, stream=True, step_timeout=0.2)
+    assert report.pipeline == commands.STREAMING and data is None
+    assert [p.keyword for p in report.problems] == ["StepTimeoutError"]
+    assert "slow" in report.problems[0].message
