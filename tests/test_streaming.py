@@ -28,7 +28,7 @@ from docmigrate import Registry, commands, jsonio
 from docmigrate.cli import main
 from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file, validate_paths
 from docmigrate.files import TEMP_SUFFIX, remove_leftovers
-from docmigrate.jsonio.streaming import NotStreamable, RecordReader
+from docmigrate.jsonio.streaming import CHUNK_SIZE, NotStreamable, RecordReader
 from docmigrate.registry import BUILTIN_FOLDER
 from docmigrate.reports import FileReport
 from docmigrate.streaming import records_problem, validate_stream
@@ -247,16 +247,19 @@ def test_reader_refuses_what_loads_refuses(tmp_path: Path) -> None:
 
 
 def test_version_label_after_the_records(registry: Registry, tmp_path: Path) -> None:
-    """A label written after the records array is found, and the file is still streamed."""
-    run = {
-        "uuid": "r-1", "recipe_name": "Bread", "finished_unit_slug": "loaf", "num_batches": 1,
-        "expected_yield": 2, "actual_yield": 2, "produced_at": "2025-01-01T00:00:00",
-        "notes": None, "total_ingredient_cost": "1.0000", "per_unit_cost": "0.5000",
-        "consumptions": [],
-    }  # fmt: skip
-    document = {"exported_at": "2025-01-01T00:00:00", "production_runs": [run], "version": "1.0"}
+    """A label after the records is found at the end, and the pass is run again at that version."""
+    # Without a label a document is 1.0: the first pass checks these runs as 1.0 (where the
+    # loss fields are unknown keys); the label at the end says 1.1, and the second pass is right.
+    runs = [dict(_run(i), production_status="complete", loss_quantity=0, losses=[])
+            for i in range(3)]  # fmt: skip
+    when = "2025-01-01T00:00:00"
+    document = {"exported_at": when, "production_runs": runs, "version": "1.1"}
     path = tmp_path / "late.json"
     path.write_bytes(jsonio.dump_bytes(document))
+    report = _check_validate(path, registry)
+    assert (report.pipeline, report.version, report.problems) == (commands.STREAMING, "1.1", [])
+    old = dict(document, version="1.0", production_runs=[_run(0)])
+    path.write_bytes(jsonio.dump_bytes(old))
     report = _check_validate(path, registry, require_current=True)
     assert report.pipeline == commands.STREAMING
     assert [p.keyword for p in report.problems] == ["require-current"]
@@ -273,11 +276,14 @@ def test_ensure_ascii_told_late_is_honoured(registry: Registry, tmp_path: Path) 
         "notes": None, "total_ingredient_cost": "1.0000", "per_unit_cost": "0.5000",
         "consumptions": [],
     }  # fmt: skip
-    runs = [dict(run, uuid=f"r-{i}") for i in range(3000)]
+    runs = [dict(run, uuid=f"r-{i}") for i in range(6000)]
     runs[-1]["notes"] = "crème"
     document = {"version": "1.0", "exported_at": "2025-01-01T00:00:00", "production_runs": runs}
     path = tmp_path / "late-escape.json"
     path.write_bytes(jsonio.dump_bytes(document, ensure_ascii=True))
+    data = path.read_bytes()
+    # The first read tells nothing: ensure_ascii is decided at the end, and the pass run again.
+    assert len(data) > CHUNK_SIZE and b"\\u" not in data[:CHUNK_SIZE]
     upgraded = _check_upgrade(path, registry, tmp_path)
     assert upgraded.pipeline == commands.STREAMING
     assert b"cr\\u00e8me" in (tmp_path / "streamed.json").read_bytes()
