@@ -650,3 +650,26 @@ def test_step_timeout_applies_to_streamed_steps(make_family: FamilyMaker, tmp_pa
     assert report.pipeline == commands.STREAMING and data is None
     assert [p.keyword for p in report.problems] == ["StepTimeoutError"]
     assert "slow" in report.problems[0].message
+
+
+def test_label_after_records_without_default_is_found_by_a_first_pass(
+    make_family: FamilyMaker, tmp_path: Path
+) -> None:
+    """No default version and the label at the end: a first pass finds it; still streamed."""
+    numbers = {"type": "array", "items": {"type": "integer"}}
+    schema = {
+        "type": "object",
+        "properties": {"v": {"const": "1"}, "items": numbers},
+        "required": ["v", "items"],
+    }
+    folder = make_family(
+        {"1": schema},
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+    path = tmp_path / "late.json"
+    path.write_text('{"items": [1, "two", 3], "v": "1"}', encoding="utf-8")
+    report = _check_validate(path, registry)
+    assert report.pipeline == commands.STREAMING and report.version == "1"
+    assert [(p.line, p.column, p.json_path) for p in report.problems] == [(1, 15, "$.items[1]")]
