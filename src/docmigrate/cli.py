@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -52,8 +52,9 @@ from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import problem_lines, render
 from docmigrate.reports import FileReport
-from docmigrate.store import OnDuplicate, is_in_memory, open_store
-from docmigrate.transfer import export_bytes, export_document, import_paths
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported by the commands that use it only
+    from docmigrate.store import OnDuplicate
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 REPORT_FORMAT_VERSION = 1
@@ -142,6 +143,15 @@ step_timeout_option = click.option(
 )
 
 
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say on standard error how each file was read: streaming (record by record, memory "
+    "flat whatever its size) or in memory, and why.",
+)
+
+
 def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
@@ -190,6 +200,7 @@ def cli() -> None:
 )
 @exclude_option
 @max_file_size_option
+@verbose_option
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
@@ -198,6 +209,7 @@ def validate(
     require_current: bool,
     exclude: tuple[str, ...],
     max_file_size: int,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them; - reads standard input).
@@ -218,6 +230,8 @@ def validate(
             max_file_size=max_file_size,
         )
     )
+    if verbose:
+        _echo_pipelines(reports)
     fmt = output_format or settings.format or "text"
     click.echo(render(reports, fmt, color=fmt == "text" and _color()), nl=False)
     _exit(reports)
@@ -303,6 +317,7 @@ def validate(
 @max_file_size_option
 @step_timeout_option
 @action_format_option
+@verbose_option
 @family_path_option
 def upgrade(
     paths: tuple[Path, ...],
@@ -323,6 +338,7 @@ def upgrade(
     max_file_size: int,
     step_timeout: float | None,
     output_format: str,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
@@ -394,6 +410,8 @@ def upgrade(
             progress=finished,
         )
     )
+    if verbose:
+        _echo_pipelines(reports)
     if manifest is not None and any(r.backup for r in reports):
         click.echo(f"backup manifest: {visible(str(manifest.path))}", err=True)
     _report_upgrade(reports, len(jobs) + len(refused), output_format, diff=diff)
@@ -476,6 +494,8 @@ DB_HELP = (
 
 def _refuse_in_memory(db: str, why: str) -> None:
     """Refuse an in-memory SQLite --db: it is gone when this process ends."""
+    from docmigrate.store import is_in_memory
+
     if is_in_memory(db):
         raise click.BadParameter(
             f"{db} is an in-memory SQLite database, {why}; give a file (sqlite:///FILE or a path)",
@@ -517,6 +537,9 @@ def import_(
     Each file is one transaction: either all of its records are written or none are. The
     import is recorded with the file's name, sha256, source version, steps applied and counts.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import import_paths
+
     _refuse_in_memory(db, "so everything imported would be thrown away")
     settings = load_settings(Path.cwd())
     registry = _registry(family_paths)
@@ -616,6 +639,9 @@ def export(
     Nothing is created: a database that does not exist is an error (exit 2), and one that holds
     nothing of the family (or no such import) exits 1; either way -o FILE is left as it was.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import export_bytes, export_document
+
     _refuse_in_memory(db, "which holds nothing to export")
     family = _registry(family_paths).get(family_name)
     try:
@@ -935,6 +961,13 @@ def _describe_action(report: FileReport) -> str:
     else:
         line = f"{report.path}: already at {report.target}, unchanged"
     return visible(line)
+
+
+def _echo_pipelines(reports: Iterable[FileReport]) -> None:
+    """Say on standard error how each file was read (streaming or in memory, and why)."""
+    for report in reports:
+        if report.pipeline:
+            click.echo(f"{visible(report.path)}: {report.pipeline}", err=True)
 
 
 def _echo_problems(reports: Iterable[FileReport]) -> None:
