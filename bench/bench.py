@@ -1,28 +1,35 @@
-"""Benchmark docmigrate against the standard library on big production-history documents.
+"""Benchmark docmigrate against check-jsonschema and the orjson / sqlite3 limits.
 
-Usage: python bench/bench.py [--runs 100000] [--keep DIR]
+Usage: python bench/bench.py [--runs 100000] [--repeat 3] [--growth 10000,100000,1000000]
 
-Generates deterministic documents (2 consumptions per run, losses on every 5th run) and
-measures, each in a fresh subprocess so that peak memory (max RSS) is its own:
+One command: generates deterministic production-history documents (2 consumptions per run,
+losses on every 5th run, written as ``json.dumps(indent=2)`` would, one run at a time so that
+even a million runs take no memory), then times whole processes (median of ``--repeat``) and
+their peak memory (max RSS of the child):
 
-* validation of the 1.1 document (docmigrate: exact read + schema validation) vs ``json.load``;
-* file-to-file upgrade of the 1.0 document (read, validate, upgrade, validate, write
-  atomically) vs ``json.load`` + ``json.dump(indent=2)`` + write with the standard library;
-* writing the 1.1 document's records (runs, consumptions, losses) into a new SQLite database
-  with the store, vs raw ``sqlite3`` ``executemany`` of the same rows in one transaction (the
-  limit: into the store's own tables, and into bare tables without keys or indexes) and
-  SQLAlchemy ORM ``session.add`` per object with one commit (what the seed app did);
-  the document is parsed before the clock starts, so only the writing is compared. The whole
-  ``docmigrate import`` (read, validate, write) is printed too.
+* ``docmigrate validate`` of one big file (``--runs``) and of one a tenth of that size, vs
+  ``check-jsonschema --schemafile`` on the same file;
+* ``docmigrate validate`` of 1,000 small files in one process vs check-jsonschema on the same
+  1,000 files in one process;
+* ``docmigrate upgrade`` 1.0 -> 1.1 of the big file into a folder vs the limit: orjson load +
+  dump + write with the garbage collector off;
+* ``docmigrate import`` of the big 1.1 file into a new SQLite file (the whole command) vs raw
+  ``sqlite3`` ``executemany`` of the same rows into the same tables, after an orjson load;
+* extra rows, not references: ``json.load``, and a standard-library upgrade (load + dump);
+* how time and peak memory of streaming ``validate`` and ``upgrade`` grow with the number of
+  runs (``--growth``): memory must stay flat.
 
-Prints seconds, peak MiB and the ratios docmigrate / baseline.
+check-jsonschema is installed from PyPI into its own venv (``--cj-venv``, default
+/tmp/cj-venv) the first time: that needs network once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,24 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Module level: the ORM models below resolve their annotations against these names.
-from sqlalchemy import ForeignKey, String, create_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-
-from docmigrate.store.production_history import (
-    CONSUMPTION_FIELDS,
-    LOSS_FIELDS,
-    RUN_FIELDS,
-    RUN_TAIL,
-)
-
 CATEGORIES = ["burnt", "broken", "contaminated", "dropped", "wrong_ingredients", "other"]
 
 
-def generate(runs: int, version: str) -> dict[str, Any]:
+def generate(runs: int, version: str, start: int = 0) -> dict[str, Any]:
     """Return a deterministic production-history document with ``runs`` runs."""
     production_runs = []
-    for i in range(runs):
+    for i in range(start, start + runs):
         run: dict[str, Any] = {
             "uuid": f"00000000-0000-4000-8000-{i:012d}",
             "recipe_name": f"Recipe {i % 97}",
@@ -94,47 +90,32 @@ def generate(runs: int, version: str) -> dict[str, Any]:
 
 
 def measure(task: str, source: Path, target: Path) -> dict[str, float]:
-    """Run one task in this process and return its time; called in a fresh subprocess."""
+    """Run one reference task in this process; called in a fresh subprocess."""
     start = time.perf_counter()
     if task == "json.load":
         with source.open("rb") as stream:
             json.load(stream)
-    elif task == "docmigrate.validate":
-        from docmigrate import Registry, jsonio, validate
+    elif task == "orjson.limit":
+        import gc
 
-        registry = Registry.discover(entry_points=False)
-        document = jsonio.load_path(source).value
-        family = registry.detect(document)
-        validate(document, family, family.version_of(document))
+        import orjson
+
+        gc.disable()
+        document = orjson.loads(source.read_bytes())
+        target.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     elif task == "stdlib.upgrade":
         with source.open("rb") as stream:
             document = json.load(stream)
         with target.open("w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=2, ensure_ascii=False)
-    elif task == "docmigrate.upgrade":
-        from docmigrate import Registry, jsonio, migrate
-        from docmigrate.files import write_atomic
+    elif task == "sqlite3.executemany":
+        import orjson
 
-        registry = Registry.discover(entry_points=False)
-        document = jsonio.load_path(source).value
-        result = migrate(document, registry.detect(document))
-        write_atomic(target, jsonio.dump_bytes(result.document))
-    elif task.startswith("store.") or task.startswith("sqlite3.") or task.startswith("orm."):
-        from docmigrate import Registry, jsonio
-
-        # Setup, like parsing: loading the family definition is not writing records.
-        family = Registry.discover(entry_points=False).get("production-history")
-        document = jsonio.load_path(source).value
-        start = time.perf_counter()
-        write_rows(task, document, target, family)
-    elif task == "docmigrate.import":
-        from docmigrate import Registry
         from docmigrate.store import SQLStore
-        from docmigrate.transfer import import_paths
 
-        with SQLStore(str(target)) as store:
-            [report] = import_paths([source], Registry.discover(entry_points=False), store)
-        assert report.ok, report.problems
+        SQLStore(str(target)).close()  # the store's own tables, made before the clock starts
+        start = time.perf_counter()
+        raw_executemany(orjson.loads(source.read_bytes()), target, same_tables=True)
     else:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - start
@@ -157,27 +138,6 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# The columns the store's relational mapping writes, so that every contender writes the same.
-RUN_COLUMNS = RUN_FIELDS + RUN_TAIL
-CONSUMPTION_COLUMNS = CONSUMPTION_FIELDS
-LOSS_COLUMNS = LOSS_FIELDS
-
-
-def write_rows(task: str, document: Any, target: Path, family: Any) -> None:
-    """Write the document's records to a new SQLite file at ``target`` in one of three ways."""
-    if task == "store.write":
-        from docmigrate.store import Provenance, SQLStore
-
-        with SQLStore(str(target)) as store:
-            store.write(document, family, Provenance("bench.json", "0" * 64, "1.1"))
-    elif task == "sqlite3.executemany":
-        raw_executemany(document, target, same_tables=True)
-    elif task == "sqlite3.bare_tables":
-        raw_executemany(document, target, same_tables=False)
-    elif task == "orm.session_add":
-        orm_session_add(document, target)
-
-
 def raw_executemany(document: Any, target: Path, *, same_tables: bool) -> None:
     """Raw sqlite3 executemany of the same rows, one transaction: the limit.
 
@@ -187,6 +147,16 @@ def raw_executemany(document: Any, target: Path, *, same_tables: bool) -> None:
     import sqlite3
 
     from docmigrate.store import SQLStore
+    from docmigrate.store.production_history import (
+        CONSUMPTION_FIELDS,
+        LOSS_FIELDS,
+        RUN_FIELDS,
+        RUN_TAIL,
+    )
+
+    # The columns the store's relational mapping writes, so that both contenders write the same.
+    RUN_COLUMNS = RUN_FIELDS + RUN_TAIL
+    CONSUMPTION_COLUMNS, LOSS_COLUMNS = CONSUMPTION_FIELDS, LOSS_FIELDS
 
     runs = document["production_runs"]
     if same_tables:
@@ -233,128 +203,197 @@ def raw_executemany(document: Any, target: Path, *, same_tables: bool) -> None:
     conn.close()
 
 
-def orm_session_add(document: Any, target: Path) -> None:
-    """The seed app's way: one ORM object per row, ``session.add`` each, one commit."""
+def timed(command: list[str], cleanup: Path | None = None) -> dict[str, float]:
+    """Run ``command`` as a whole process: wall seconds and its peak memory (max RSS).
 
-    class Base(DeclarativeBase):
-        pass
-
-    class Run(Base):
-        __tablename__ = "runs"
-        uuid: Mapped[str] = mapped_column(String, primary_key=True)
-        recipe_name: Mapped[str]
-        finished_unit_slug: Mapped[str]
-        num_batches: Mapped[int]
-        expected_yield: Mapped[int]
-        actual_yield: Mapped[int]
-        produced_at: Mapped[str]
-        notes: Mapped[str | None]
-        total_ingredient_cost: Mapped[str]
-        per_unit_cost: Mapped[str]
-        production_status: Mapped[str]
-        loss_quantity: Mapped[int]
-
-    class Consumption(Base):
-        __tablename__ = "consumptions"
-        uuid: Mapped[str] = mapped_column(String, primary_key=True)
-        run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.uuid"))
-        ingredient_slug: Mapped[str]
-        quantity_consumed: Mapped[str]
-        unit: Mapped[str]
-        total_cost: Mapped[str]
-
-    class Loss(Base):
-        __tablename__ = "losses"
-        uuid: Mapped[str] = mapped_column(String, primary_key=True)
-        run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.uuid"))
-        loss_category: Mapped[str]
-        loss_quantity: Mapped[int]
-        per_unit_cost: Mapped[str]
-        total_loss_cost: Mapped[str]
-        notes: Mapped[str | None]
-
-    engine = create_engine(f"sqlite:///{target}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        for run in document["production_runs"]:
-            session.add(Run(**{c: run[c] for c in RUN_COLUMNS}))
-            for item in run["consumptions"]:
-                session.add(
-                    Consumption(run_uuid=run["uuid"], **{c: item[c] for c in CONSUMPTION_COLUMNS})
-                )
-            for item in run["losses"]:
-                session.add(Loss(run_uuid=run["uuid"], **{c: item[c] for c in LOSS_COLUMNS}))
-        session.commit()
-    engine.dispose()
+    On Linux a child's max RSS starts at its parent's when it is forked: this process imports
+    nothing heavy and generates no data itself, so that the figure is the command's own.
+    """
+    if cleanup is not None:
+        remove(cleanup)
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    errors = process.stderr.read().decode() if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command[:3])}... failed ({process.returncode}): {errors}")
+    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024}
 
 
-def in_subprocess(task: str, source: Path, target: Path) -> dict[str, float]:
-    """Measure ``task`` in a fresh interpreter (so peak memory is the task's own)."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--measure", task, str(source), str(target)],
-        capture_output=True,
-        text=True,
-        check=True,
+def median(command: list[str], repeat: int, cleanup: Path | None = None) -> dict[str, float]:
+    """The run of median time among ``repeat`` runs of ``command``."""
+    runs = sorted((timed(command, cleanup) for _ in range(repeat)), key=lambda r: r["seconds"])
+    return runs[len(runs) // 2]
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def reference(task: str, source: Path, target: Path) -> list[str]:
+    """The command that measures a reference task in a fresh interpreter."""
+    return [sys.executable, __file__, "--measure", task, str(source), str(target)]
+
+
+def generated(path: Path, runs: int, version: str, start: int = 0) -> Path:
+    """Write a document in a child process (this one must stay small: see ``timed``)."""
+    command = [sys.executable, __file__, "--generate", str(path), str(runs), version, str(start)]
+    subprocess.run(command, check=True)
+    return path
+
+
+def write_document(path: Path, runs: int, version: str, start: int = 0) -> Path:
+    """Write a document as json.dumps(indent=2, ensure_ascii=False) would, a run at a time.
+
+    ``start`` -1 makes ``path`` a folder of 1,000 small documents of ``runs`` runs each.
+    """
+    if start == -1:
+        path.mkdir(exist_ok=True)
+        for i in range(1000):
+            write_document(path / f"f{i:04d}.json", runs, version, start=runs * i)
+        return path
+    header = {"version": version, "exported_at": "2025-12-21T12:00:00+00:00"}
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write(json.dumps(header, indent=2, ensure_ascii=False)[:-2] + ",\n")
+        stream.write('  "production_runs": [')
+        block = 1000
+        for first in range(0, runs, block):
+            chunk = generate(min(block, runs - first), version, first + start)["production_runs"]
+            text = ",\n".join(json.dumps(r, indent=2, ensure_ascii=False) for r in chunk)
+            stream.write(("," if first else "") + "\n    " + text.replace("\n", "\n    "))
+        stream.write("\n  ]\n}" if runs else "]\n}")
+    return path
+
+
+def docmigrate_command() -> list[str]:
+    return [sys.executable, "-m", "docmigrate"]
+
+
+def check_jsonschema(venv: Path) -> list[str]:
+    """The check-jsonschema command, installed from PyPI into ``venv`` if it is not there."""
+    program = venv / "bin" / "check-jsonschema"
+    if not program.exists():
+        print(f"installing check-jsonschema into {venv} (needs network once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "check-jsonschema"], check=True)
+    return [str(program)]
+
+
+def show(title: str, ours: dict[str, float], theirs: dict[str, float], name: str) -> None:
+    """Print one row: ours, the reference, and how they compare."""
+    ratio = ours["seconds"] / theirs["seconds"]
+    compared = f"{1 / ratio:5.1f}x faster" if ratio < 1 else f"{ratio:5.2f}x the time"
+    print(
+        f"{title:44} {ours['seconds']:7.2f} s {ours['peak_mib']:6.0f} MiB | {name:24} "
+        f"{theirs['seconds']:7.2f} s {theirs['peak_mib']:6.0f} MiB | {compared}",
+        flush=True,
     )
-    result: dict[str, float] = json.loads(done.stdout)
-    return result
-
-
-def rows_of(source: Path) -> int:
-    """Count the rows a document's records make (runs + consumptions + losses)."""
-    with source.open("rb") as stream:
-        runs = json.load(stream)["production_runs"]
-    return sum(1 + len(r["consumptions"]) + len(r.get("losses", [])) for r in runs)
 
 
 def main() -> None:
-    """Generate the documents, run every measurement, print the table and the ratios."""
+    """Generate the documents, run every measurement, print the rows and the growth."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--growth", default="10000,100000,1000000")
+    parser.add_argument("--cj-venv", type=Path, default=Path("/tmp/cj-venv"))
     parser.add_argument("--keep", type=Path, help="write the generated files here and keep them")
     parser.add_argument(
         "--measure", nargs=3, metavar=("TASK", "SOURCE", "TARGET"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate:
+        path, runs, version, start = args.generate
+        write_document(Path(path), int(runs), version, int(start))
+        return
     if args.measure:
         task, source, target = args.measure
         print(json.dumps(measure(task, Path(source), Path(target))))
         return
     folder = args.keep or Path(tempfile.mkdtemp(prefix="docmigrate-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for version in ("1.0", "1.1"):
-        path = folder / f"history-{version}-{args.runs}.json"
-        path.write_text(json.dumps(generate(args.runs, version), indent=2, ensure_ascii=False))
-        files[version] = path
-        print(f"generated {path} ({path.stat().st_size / 2**20:.1f} MiB)")
-    rows = [
-        ("validate 1.1", "docmigrate.validate", "json.load", files["1.1"]),
-        ("upgrade 1.0 -> 1.1 file to file", "docmigrate.upgrade", "stdlib.upgrade", files["1.0"]),
-        ("write records to SQLite", "store.write", "sqlite3.executemany", files["1.1"]),
-        ("write records to SQLite", "store.write", "sqlite3.bare_tables", files["1.1"]),
-        ("write records to SQLite", "store.write", "orm.session_add", files["1.1"]),
-        ("whole import into SQLite", "docmigrate.import", "sqlite3.executemany", files["1.1"]),
-    ]
-    print(f"\n{args.runs} runs, python {sys.version.split()[0]}")
-    print(f"{'measurement':34} {'task':22} {'seconds':>8} {'peak MiB':>9}")
-    for title, ours, baseline, source in rows:
-        target = folder / ("out.json" if "upgrade" in ours else "out.db")
-        target.unlink(missing_ok=True)
-        mine = in_subprocess(ours, source, target)
-        target.unlink(missing_ok=True)
-        base = in_subprocess(baseline, source, target)
-        target.unlink(missing_ok=True)
-        for task, figures in ((ours, mine), (baseline, base)):
-            print(f"{title:34} {task:22} {figures['seconds']:8.2f} {figures['peak_mib']:9.0f}")
+    try:
+        run_all(args, folder)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder)
+
+
+def run_all(args: argparse.Namespace, folder: Path) -> None:
+    cj = check_jsonschema(args.cj_venv)
+    dm = docmigrate_command()
+    schema = Path(__file__).parent.parent / "src/docmigrate/families/production_history"
+    big = {v: generated(folder / f"big-{v}.json", args.runs, v) for v in ("1.0", "1.1")}
+    tenth = generated(folder / "tenth-1.1.json", args.runs // 10, "1.1")
+    small = folder / "small"
+    subprocess.run(
+        [sys.executable, __file__, "--generate", str(small), "3", "1.1", "-1"], check=True
+    )
+    for path in (*big.values(), tenth):
+        print(f"generated {path.name}: {path.stat().st_size / 2**20:.1f} MiB")
+    print(f"\n{args.runs} runs; python {sys.version.split()[0]}; median of {args.repeat}")
+    out, db = folder / "out", folder / "out.db"
+    repeat = args.repeat
+    s11 = str(schema / "1.1.schema.json")
+    for title, path in (
+        (f"validate one {big['1.1'].stat().st_size / 1e6:.0f} MB file", big["1.1"]),
+        (f"validate one {tenth.stat().st_size / 1e6:.0f} MB file", tenth),
+    ):
+        ours = median([*dm, "validate", str(path)], repeat)
+        theirs = median([*cj, "--schemafile", s11, str(path)], repeat)
+        show(title, ours, theirs, "check-jsonschema")
+    files = sorted(str(p) for p in small.iterdir())
+    ours = median([*dm, "validate", str(small)], repeat)
+    theirs = median([*cj, "--schemafile", s11, *files], repeat)
+    show("validate 1,000 small files (one process)", ours, theirs, "check-jsonschema")
+    source = big["1.0"]
+    ours = median([*dm, "upgrade", str(source), "--out", str(out)], repeat, out)
+    limit = median(reference("orjson.limit", source, folder / "limit.json"), repeat)
+    show(
+        f"upgrade 1.0 -> 1.1, {source.stat().st_size / 1e6:.0f} MB, to a folder",
+        ours,
+        limit,
+        "orjson load+dump+write",
+    )
+    ours = median([*dm, "import", str(big["1.1"]), "--db", str(db)], repeat, db)
+    limit = median(reference("sqlite3.executemany", big["1.1"], db), repeat, db)
+    show(f"import {args.runs:,} runs into SQLite", ours, limit, "sqlite3 executemany")
+    print("extra rows (not references):")
+    stdlib = median(reference("json.load", big["1.1"], folder / "x"), repeat)
+    ours = median([*dm, "validate", str(big["1.1"])], 1)
+    show("  validate (again, once)", ours, stdlib, "json.load")
+    stdlib = median(reference("stdlib.upgrade", source, folder / "x.json"), 1)
+    ours = median([*dm, "upgrade", str(source), "--out", str(out)], 1, out)
+    show("  upgrade (again, once)", ours, stdlib, "stdlib load+dump+write")
+    growth(args, folder, dm)
+
+
+def growth(args: argparse.Namespace, folder: Path, dm: list[str]) -> None:
+    """How time and memory of streaming validate and upgrade grow with the number of runs."""
+    sizes = [int(s) for s in args.growth.split(",") if s]
+    if not sizes:
+        return
+    print("\ngrowth (streaming; each measured once):")
+    print(f"{'runs':>10} {'MB':>7} | {'validate s':>10} {'MiB':>5} | {'upgrade s':>9} {'MiB':>5}")
+    out = folder / "grow-out"
+    for runs in sizes:
+        path = generated(folder / "grow.json", runs, "1.0")
+        size = path.stat().st_size / 1e6
+        check = timed([*dm, "validate", str(path)])
+        upgraded = timed([*dm, "upgrade", str(path), "--out", str(out)], out)
         print(
-            f"{'':34} {'ratio (ours/baseline)':22} {mine['seconds'] / base['seconds']:8.2f} "
-            f"{mine['peak_mib'] / base['peak_mib']:9.2f}"
+            f"{runs:>10,} {size:7.0f} | {check['seconds']:10.2f} {check['peak_mib']:5.0f} | "
+            f"{upgraded['seconds']:9.2f} {upgraded['peak_mib']:5.0f}",
+            flush=True,
         )
-    if args.keep is None:
-        for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
+        remove(out)
+        path.unlink()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ here=$(dirname "$0")
 bin=$(dirname "$here")/.venv/bin
 [ -x "$bin/docmigrate" ] && PATH="$bin:$PATH"
 out=$(mktemp -d "${TMPDIR:-/tmp}/docmigrate-demo.XXXXXX")
+# Remove the scratch folder however the demo ends; a signal exits through the EXIT trap too.
+trap 'rm -rf "$out"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "\$ docmigrate families"
 docmigrate families

@@ -141,3 +141,16 @@ def _drop_database(connection: sqlalchemy.Connection, name: str) -> None:
         {"name": name},
     )
     connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def count_rows(url: str, table: str) -> int:
+    """How many rows ``table`` holds in the database at ``url`` (SQLite or PostgreSQL)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = sqlalchemy.text(f"SELECT COUNT(*) FROM {table}")
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()

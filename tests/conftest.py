@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,13 +13,20 @@ import pytest
 from docmigrate import Family, Registry
 from docmigrate.registry import BUILTIN_FOLDER
 from docmigrate.testing import load_profile
+from docmigrate.testing.profiles import active_profile
 
 DATA = Path(__file__).parent / "data"
 HISTORY_DATA = DATA / "production_history"
 
 # The project's own suite uses the toolkit's profiles: dev by default, ci in .ci/run.
-load_profile(os.environ.get("DOCMIGRATE_PROFILE", "dev"))
+PROFILE = active_profile()
+load_profile(PROFILE)
 pytest_plugins = ["pytester"]
+
+
+def by_profile(*, dev: int, ci: int) -> int:
+    """How many examples or trials a heavy test runs: ``dev`` by default, ``ci`` in CI."""
+    return ci if PROFILE == "ci" else dev
 
 
 @pytest.fixture(scope="session")

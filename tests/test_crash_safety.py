@@ -1,9 +1,12 @@
 """Crash safety of `upgrade --in-place`: SIGKILL at random moments, injected I/O faults, modes.
 
 The SIGKILL harness runs 200 trials with the default worker pool and 30 in-process
-(``--workers 1``); after each kill every file must be its original or its upgraded bytes, and
-the next run must finish the job and remove leftover temporary files. Fault injection covers
-write, fsync, replace and temp-file creation failing with ENOSPC, EIO, EACCES and EROFS.
+(``--workers 1``) in the ``ci`` profile, 12 and 6 in the default ``dev`` profile. Kill moments
+are spread evenly over a full run (the last few aimed at the writes while no kill has landed
+among them), so that kills land before, during and after the writes. After each kill every
+file must be its original or its upgraded bytes, and the next run must finish the job and
+remove leftover temporary files. Fault injection covers write, fsync, replace and temp-file
+creation failing with ENOSPC, EIO, EACCES and EROFS.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HISTORY_DATA
+from conftest import HISTORY_DATA, PROFILE, by_profile
 
 import docmigrate
 from docmigrate import Registry, iter_errors, jsonio
@@ -39,9 +42,17 @@ from bench import generate
 SRC = Path(docmigrate.__file__).parent.parent  # what the children import: this same package
 TEMP_SUFFIX = ".docmigrate-tmp"
 FILES = 200
-TRIALS = 200
-WORKER_TRIALS = 30
+TRIALS = by_profile(dev=12, ci=200)
+WORKER_TRIALS = by_profile(dev=6, ci=30)
 RERUN_BATCH = 10
+BEFORE, MIDWAY, AFTER = "killed before any write", "midway", "after completion"
+# Kill moments span a fifth more than the measured full run: a trial may run a little faster
+# or slower than that run, and some kills must still land after the last write.
+KILL_SPAN = 1.2
+# The last trials aim at a landing the profile requires and no trial has produced yet: the
+# time a run takes varies (start-up jitter, other processes on the machine), and a dozen
+# trials, or thirty, could all miss the writes or the end of the run.
+AIMED_TRIALS = 3
 SEED = 20240611
 MODES = {1: 0o640, 2: 0o600, 3: 0o664}  # by index % 4; the others 0o644
 TWO_RUNS_10 = HISTORY_DATA / "1.0" / "valid" / "two-runs.json"
@@ -215,12 +226,49 @@ def _check_killed_folder(
             problems += valid[data]
     changing = sum(before != expected[name][0] for name, (before, _) in original.items())
     if states["original"] == changing:
-        outcome = "killed before any write"
+        outcome = BEFORE
     elif states["upgraded"] == changing:
-        outcome = "after completion"
+        outcome = AFTER
     else:
-        outcome = "midway"
+        outcome = MIDWAY
     return outcome, problems
+
+
+def _kill_moments(rng: random.Random, trials: int, full_seconds: float) -> list[float]:
+    """One random moment in each of ``trials`` equal slices of a full run, in random order.
+
+    Stratified rather than uniform, so that even a dozen trials reach the start-up, the writes
+    and the end of the run.
+    """
+    span = full_seconds * KILL_SPAN
+    moments = [span * (slot + rng.random()) / trials for slot in range(trials)]
+    rng.shuffle(moments)
+    return moments
+
+
+def _landings_missing(landed: dict[str, list[float]], profile: str) -> list[str]:
+    """The kinds of kill landing the profile requires (all in ci, midway in dev) not seen yet."""
+    required = [BEFORE, MIDWAY, AFTER] if profile == "ci" else [MIDWAY]
+    return [kind for kind in required if not landed[kind]]
+
+
+def _aim(planned: float, landed: dict[str, list[float]], trials_left: int, profile: str) -> float:
+    """The next kill moment: ``planned``, or in the last trials one aimed at a missing landing.
+
+    ``landed`` holds the moments of the kills so far by where they landed. Before any write:
+    at once. After completion: twice the latest moment tried. Midway: halfway between the
+    latest kill that came too early and the earliest that came too late.
+    """
+    missing = _landings_missing(landed, profile)
+    tried = [moment for moments in landed.values() for moment in moments]
+    if trials_left > AIMED_TRIALS or not missing or not tried:
+        return planned
+    if missing[0] == BEFORE:
+        return 0.0
+    if missing[0] == AFTER:
+        return 2 * max(tried)
+    early = max(landed[BEFORE], default=0.0)
+    return (early + min(landed[AFTER], default=2 * early)) / 2
 
 
 # --- SIGKILL harness ---------------------------------------------------------------------------
@@ -254,16 +302,16 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     assert changing == old, "every 1.0 file changes, every 1.1 file stays"
     assert len(old) > FILES * 3 // 4
     rng = random.Random(SEED if workers is None else SEED + workers)
-    outcomes: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
     leftover_trials = 0
     leftovers_after_rerun: list[str] = []
     valid: dict[bytes, list[str]] = {}
     batch: list[tuple[int, Path]] = []
-    for trial in range(trials):
+    landed: dict[str, list[float]] = {BEFORE: [], MIDWAY: [], AFTER: []}
+    for trial, planned in enumerate(_kill_moments(rng, trials, full_seconds)):
+        delay = _aim(planned, landed, trials - trial, PROFILE)
         folder = tmp_path / f"trial-{trial:03d}"
         shutil.copytree(template, folder)
-        delay = rng.uniform(0, full_seconds)
         launched = time.perf_counter()
         process = subprocess.Popen(
             _command([folder], workers),
@@ -276,7 +324,7 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
         time.sleep(max(0.0, launched + delay - time.perf_counter()))
         _kill_group(process)
         outcome, found = _check_killed_folder(folder, original, expected, valid)
-        outcomes[outcome] += 1
+        landed[outcome].append(delay)
         problems += [f"trial {trial} (kill at {delay:.3f}s): {p}" for p in found]
         leftover_trials += bool(_leftovers(folder))
         batch.append((trial, folder))
@@ -301,17 +349,54 @@ def test_sigkill_at_random_moments_leaves_every_file_old_or_new(
     summary = (
         f"{trials} trials of {FILES} files, workers={workers}, full run {full_seconds:.3f}s, "
         f"harness {elapsed:.1f}s ({elapsed / trials:.3f}s/trial); outcomes: "
-        + ", ".join(
-            f"{k}: {outcomes[k]}" for k in ("killed before any write", "midway", "after completion")
-        )
+        + ", ".join(f"{kind}: {len(moments)}" for kind, moments in landed.items())
         + f"; trials leaving a temp file after the kill: {leftover_trials}"
     )
     print(summary)
     assert not problems, summary + "\n" + "\n".join(problems[:30])
+    missing = _landings_missing(landed, PROFILE)
+    assert not missing, f"{summary}\nno kill landed {' or '.join(missing)} ({PROFILE} profile)"
     assert not leftovers_after_rerun, (
         summary + "\nthe next run did not remove the leftover temp files (needs leftover "
         "cleanup):\n" + "\n".join(leftovers_after_rerun[:30])
     )
+
+
+def test_kill_moments_reach_every_slice_of_a_run() -> None:
+    """Twelve kill moments fall one in each twelfth of the span, the last past the full run."""
+    moments = sorted(_kill_moments(random.Random(SEED), 12, full_seconds=2.0))
+    span = 2.0 * KILL_SPAN
+
+    assert [int(moment / span * 12) for moment in moments] == list(range(12))
+    assert moments[-1] > 2.0
+
+
+def test_last_trials_aim_at_the_landings_still_missing() -> None:
+    """In the last trials a missing landing is aimed at: at once, late, or between the two."""
+    early_and_late: dict[str, list[float]] = {BEFORE: [0.1, 0.3], MIDWAY: [], AFTER: [0.9, 0.7]}
+    only_midway: dict[str, list[float]] = {BEFORE: [], MIDWAY: [0.4, 0.6], AFTER: []}
+    only_early: dict[str, list[float]] = {BEFORE: [0.1, 0.3], MIDWAY: [], AFTER: []}
+
+    assert _aim(0.05, early_and_late, AIMED_TRIALS + 1, "dev") == 0.05
+    assert _aim(0.05, early_and_late, AIMED_TRIALS, "dev") == pytest.approx(0.5)
+    assert _aim(0.05, early_and_late, 1, "ci") == pytest.approx(0.5)
+    assert _aim(0.05, only_early, 1, "dev") == pytest.approx(0.45)
+    assert _aim(0.05, only_midway, 1, "dev") == 0.05
+    assert _aim(0.05, only_midway, 1, "ci") == 0.0
+    assert _aim(0.05, {**only_midway, BEFORE: [0.2]}, 1, "ci") == pytest.approx(1.2)
+    assert _aim(0.05, {BEFORE: [], MIDWAY: [], AFTER: []}, 1, "ci") == 0.05
+
+
+def test_required_kill_landings_per_profile() -> None:
+    """The ci profile needs kills before, during and after the writes; dev, some during them."""
+    only_before_and_after: dict[str, list[float]] = {BEFORE: [0.1], MIDWAY: [], AFTER: [0.9]}
+    only_midway: dict[str, list[float]] = {BEFORE: [], MIDWAY: [0.5], AFTER: []}
+    everywhere: dict[str, list[float]] = {BEFORE: [0.1], MIDWAY: [0.5], AFTER: [0.9]}
+
+    assert _landings_missing(only_before_and_after, "dev") == [MIDWAY]
+    assert _landings_missing(only_midway, "dev") == []
+    assert _landings_missing(only_midway, "ci") == [BEFORE, AFTER]
+    assert _landings_missing(everywhere, "ci") == []
 
 
 # --- leftover cleanup --------------------------------------------------------------------------

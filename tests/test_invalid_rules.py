@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import FamilyMaker
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from docmigrate import DocumentInvalidError, Family, iter_errors, load_family, migrate
 from docmigrate.testing import invalid_documents, invalid_documents_are_refused
@@ -59,16 +59,20 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Family:
 @pytest.mark.parametrize("rule", RULES)
 def test_every_kind_of_rule_is_broken_and_reported_where_tagged(kitchen: Family, rule: str) -> None:
     """For each rule kind, a drawn document breaks it; the validator reports it at the path."""
-    broken: InvalidDocument = find(
-        invalid_documents(kitchen, "1"),
-        lambda d: d.rule == rule,
-        settings=settings(max_examples=2_000, suppress_health_check=list(HealthCheck)),
-    )
+    drawn = []
 
-    reported = {(e.path, e.keyword) for e in iter_errors(broken.document, kitchen, "1")}
-    assert (broken.path, rule) in reported, (broken.description, reported)
-    with pytest.raises(DocumentInvalidError):
-        migrate(broken.document, kitchen)
+    @settings(max_examples=10, suppress_health_check=list(HealthCheck), database=None)
+    @given(invalid_documents(kitchen, "1", rules=[rule]))
+    def reported_where_tagged(broken: InvalidDocument) -> None:
+        assert broken.rule == rule
+        reported = {(e.path, e.keyword) for e in iter_errors(broken.document, kitchen, "1")}
+        assert (broken.path, rule) in reported, (broken.description, reported)
+        with pytest.raises(DocumentInvalidError):
+            migrate(broken.document, kitchen)
+        drawn.append(broken)
+
+    reported_where_tagged()
+    assert drawn, f"no document breaking {rule} was drawn"
 
 
 def test_the_law_checks_many_kinds_of_rule(kitchen: Family) -> None:
@@ -98,3 +102,26 @@ def test_a_rule_that_cannot_be_broken_is_not_claimed(make_family: FamilyMaker) -
         assert document.rule != "multipleOf"
 
     given(invalid_documents(family, "1"))(never_multiple_of)()
+
+
+def test_unknown_rule_kinds_are_refused(kitchen: Family) -> None:
+    """A misspelt rule kind is a ValueError, not a strategy that never draws."""
+    with pytest.raises(ValueError, match="unknown rule kind"):
+        invalid_documents(kitchen, "1", rules=["minimun"])  # type: ignore[list-item]
+
+
+def test_strategies_and_laws_take_a_folder_or_a_name(kitchen: Family) -> None:
+    """documents(), invalid_documents() and the laws accept a family folder or a name."""
+    from docmigrate.testing import documents, upgrade_at_current_is_identity
+
+    folder = Path(kitchen.location)
+    seen = []
+
+    @settings(max_examples=5, database=None)
+    @given(documents(folder), invalid_documents(str(folder), rules=["const"]))
+    def drawn(document: Any, broken: InvalidDocument) -> None:
+        seen.append((document["v"], broken.rule))
+
+    drawn()
+    assert seen and all(pair == ("1", "const") for pair in seen)
+    assert upgrade_at_current_is_identity("production-history", examples=5).counts["documents"]

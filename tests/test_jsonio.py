@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import by_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -658,7 +659,7 @@ json_values = st.recursive(
 layouts = st.sampled_from([(None, False), (2, False), (None, True), (2, True), (4, False)])
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=by_profile(dev=100, ci=300), suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values, layout=layouts)
 def test_round_trip_keeps_values_and_types(
     value: JSONValue, layout: tuple[int | None, bool]
@@ -676,7 +677,7 @@ def test_round_trip_keeps_values_and_types(
     assert same(slow[1], value)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=by_profile(dev=100, ci=300), suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values, layout=layouts, data=st.data())
 def test_fast_and_slow_parsers_agree_on_mutated_text(
     value: JSONValue, layout: tuple[int | None, bool], data: st.DataObject
@@ -709,7 +710,7 @@ def test_fast_and_slow_parsers_agree_on_mutated_text(
         refusal(text)
 
 
-@settings(max_examples=200)
+@settings(max_examples=by_profile(dev=100, ci=200))
 @given(
     literal=st.from_regex(
         r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,4})?", fullmatch=True

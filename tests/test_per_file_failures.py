@@ -496,6 +496,9 @@ def test_import_takes_the_same_per_file_options(
     assert "large.json:1:1: $: larger than the size cap of 2 KiB" in out
     assert "skipped.json" not in out
     assert "3 files: 1 imported, 2 failed" in out
+    code, out, _ = run(capsys, "import", folder / "fine.json", "--db", db, "--family-path", naughty)
+    assert code == 0
+    assert "1 file: 0 imported, 1 unchanged (already imported or nothing new), 0 failed" in out
     code, out, _ = run(capsys, "import", folder / "empty", "--db", db)
     assert code == 1 and "cannot read the file" in out
     (folder / "empty").mkdir()

@@ -78,3 +78,32 @@ def test_pre_commit_hook_command_validates_files(tmp_path: Path) -> None:
             [*entry.group(1).split(), *names], env=env, capture_output=True, text=True, check=False
         )
         assert done.returncode == expected, done.stdout
+
+
+def test_readme_evolve_a_family_commands_run(tmp_path: Path) -> None:
+    """The "Evolve a family" commands (new, edit, diff, check, lock) exit as announced."""
+    families = tmp_path / "families"
+    shutil.copytree(
+        ROOT / "src" / "docmigrate" / "families" / "production_history",
+        families / "bakes",
+        ignore=shutil.ignore_patterns("__pycache__", "docmigrate.lock"),
+    )
+    toml = families / "bakes" / "family.toml"
+    toml.write_text(toml.read_text().replace('"production-history"', '"bakes"'))
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        NO_COLOR="1",
+    )
+    commands = _commands("Evolve a family")
+    assert [c.split()[1] for c, _ in commands if c.startswith("docmigrate")] == [
+        "new", "diff", "new", "check", "lock",
+    ]  # fmt: skip
+    for command, expected in commands:
+        done = subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == expected, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+    lock = (families / "bakes" / "docmigrate.lock").read_text()
+    assert lock.count('status = "released"') == 3

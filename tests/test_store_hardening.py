@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import fresh_postgres_database, postgres_server_url
+from backends import count_rows, fresh_postgres_database, postgres_server_url
 from conftest import HISTORY_DATA
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 
@@ -56,15 +56,6 @@ def _table_names(url: str) -> set[str]:
     try:
         with engine.connect() as conn:
             return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def _count(url: str, table: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
     finally:
         engine.dispose()
 
@@ -297,7 +288,7 @@ def test_two_first_opens_of_a_fresh_database_both_succeed(db_url: str) -> None:
         results = _in_threads(first, second)
     assert held, "no CREATE TABLE was held: the race was not exercised"
     assert results == [None, None]
-    assert _count(db_url, "docmigrate_layout") == 1
+    assert count_rows(db_url, "docmigrate_layout") == 1
 
 
 def test_overlapping_skip_imports_store_each_record_once(db_url: str, history: Family) -> None:
@@ -322,9 +313,9 @@ def test_overlapping_skip_imports_store_each_record_once(db_url: str, history: F
     assert held, "the first writer was not held inside its transaction"
     assert [type(r).__name__ for r in results] == ["WriteReport", "WriteReport"], results
     assert [(r.imported, r.skipped) for r in results] == [(200, 0), (0, 200)]
-    assert _count(db_url, "production_runs") == 200
-    assert _count(db_url, "production_consumptions") == 400
-    assert _count(db_url, "docmigrate_imports") == 1
+    assert count_rows(db_url, "production_runs") == 200
+    assert count_rows(db_url, "production_consumptions") == 400
+    assert count_rows(db_url, "docmigrate_imports") == 1
 
 
 @pytest.fixture
@@ -348,7 +339,7 @@ def test_postgres_writer_waits_then_gives_up_with_store_busy(pg_url: str, histor
             assert time.monotonic() - started >= 0.2
     finally:
         holder.dispose()
-    assert _count(pg_url, "production_runs") == 0
+    assert count_rows(pg_url, "production_runs") == 0
 
 
 def test_postgres_export_reads_one_snapshot_while_an_import_commits(
@@ -415,7 +406,7 @@ def test_child_uuid_twice_in_a_file_is_reported_at_the_second_child(
     assert "used twice in the file (first at $.production_runs[0].consumptions[0])" in (
         problem.message
     )
-    assert _count(db_url, "production_runs") == 0
+    assert count_rows(db_url, "production_runs") == 0
 
 
 def test_child_uuid_stored_under_another_run_is_reported_at_the_child(
@@ -435,7 +426,7 @@ def test_child_uuid_stored_under_another_run_is_reported_at_the_child(
     assert problem.json_path == "$.production_runs[0].losses[0]"
     assert (problem.line, problem.column) == _object_holding(content, '"test-loss-001"')
     assert "already stored for run 'test-uuid-001'" in problem.message
-    assert _count(db_url, "production_runs") == 2
+    assert count_rows(db_url, "production_runs") == 2
 
 
 def test_run_uuid_twice_in_a_file_is_reported_at_the_second_run(

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from conftest import by_profile
 from hypothesis import given, settings
 
 from docmigrate import Registry, migrate
@@ -44,14 +45,14 @@ def _round_trip(document: dict[str, Any]) -> dict[str, Any]:
     return first
 
 
-@settings(max_examples=40)
+@settings(max_examples=by_profile(dev=20, ci=40))
 @given(documents(HISTORY, "1.1").map(as_the_app_writes))
 def test_export_import_export_is_identical_for_1_1(document: dict[str, Any]) -> None:
     """Import then export gives the document back (apart from exported_at), and again."""
     assert _round_trip(document) == {**document, "exported_at": STAMP}
 
 
-@settings(max_examples=40)
+@settings(max_examples=by_profile(dev=20, ci=40))
 @given(documents(HISTORY, "1.0").map(as_the_app_writes))
 def test_1_0_documents_upgraded_on_the_way_in_round_trip(document: dict[str, Any]) -> None:
     """A 1.0 document, upgraded, stores and exports as its 1.1 form."""

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from backends import count_rows
+from conftest import by_profile
 
 SRC = Path(__file__).parent.parent / "src"
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
@@ -62,15 +63,6 @@ def test_concurrent_importers_into_one_sqlite_file(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-def _count_at(url: str, table: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
-    finally:
-        engine.dispose()
-
-
 def test_concurrent_importers_of_one_file_into_a_fresh_database(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -82,12 +74,12 @@ def test_concurrent_importers_of_one_file_into_a_fresh_database(
     assert [p.returncode for p in processes] == [0, 0], outputs
     counts = sorted(out.split(": ", 2)[2].split(",")[0] for out, _ in outputs)
     assert counts == ["0 imported", "1000 imported"], outputs
-    assert _count_at(db_url, "production_runs") == 1000
-    assert _count_at(db_url, "production_consumptions") == 2000
-    assert _count_at(db_url, "docmigrate_imports") == 1
+    assert count_rows(db_url, "production_runs") == 1000
+    assert count_rows(db_url, "production_consumptions") == 2000
+    assert count_rows(db_url, "docmigrate_imports") == 1
 
 
-@pytest.mark.parametrize("trial", range(6))
+@pytest.mark.parametrize("trial", range(by_profile(dev=3, ci=6)))
 def test_import_killed_midway_commits_all_or_nothing(tmp_path: Path, trial: int) -> None:
     """SIGKILL at a random moment leaves each file wholly imported or not at all."""
     export = tmp_path / "big.json"

@@ -6,6 +6,7 @@ Exit codes: 0 everything fine, 1 some file invalid, unreadable or not upgraded,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -54,15 +55,10 @@ from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
 from docmigrate.reporters import problem_lines, render
 from docmigrate.reports import FileReport
-from docmigrate.store import OnDuplicate, database_url, is_in_memory, open_store
-from docmigrate.transfer import (
-    ImportOptions,
-    ImportTask,
-    export_bytes,
-    export_document,
-    import_paths,
-    store_prepared,
-)
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported by the commands that use it only
+    from docmigrate.store import OnDuplicate
+    from docmigrate.transfer import ImportOptions
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 REPORT_FORMAT_VERSION = 1
@@ -187,6 +183,15 @@ def _announce(link: str) -> None:
     click.echo(f"Dask dashboard: {visible(link)}", err=True)
 
 
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say on standard error how each file was read: streaming (record by record, memory "
+    "flat whatever its size) or in memory, and why.",
+)
+
+
 def _registry(family_paths: Sequence[Path]) -> Registry:
     return Registry.discover(family_paths)
 
@@ -237,6 +242,7 @@ def cli() -> None:
 @exclude_option
 @max_file_size_option
 @scheduler_options
+@verbose_option
 @family_path_option
 def validate(
     paths: tuple[Path, ...],
@@ -247,6 +253,7 @@ def validate(
     max_file_size: int,
     scheduler: str | None,
     scheduler_timeout: float | None,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Validate files and folders (every *.json under them; - reads standard input).
@@ -274,6 +281,8 @@ def validate(
         # Local validation runs in this process, as it always has, without progress lines.
         progress = Progress(len(tasks)) if chosen is not None else lambda _: None
         reports = list(executor.run_tasks(tasks, registry, source, progress=progress))
+    if verbose:
+        _echo_pipelines(reports)
     fmt = output_format or settings.format or "text"
     click.echo(render(reports, fmt, color=fmt == "text" and _color()), nl=False)
     _exit(reports)
@@ -360,6 +369,7 @@ def validate(
 @step_timeout_option
 @action_format_option
 @scheduler_options
+@verbose_option
 @family_path_option
 def upgrade(
     paths: tuple[Path, ...],
@@ -382,6 +392,7 @@ def upgrade(
     output_format: str,
     scheduler: str | None,
     scheduler_timeout: float | None,
+    verbose: bool,
     family_paths: tuple[Path, ...],
 ) -> None:
     """Upgrade files and folders to the current (or --to) version.
@@ -462,6 +473,8 @@ def upgrade(
         reports = refused + list(
             executor.run_tasks(tasks, registry, source, fail_fast=fail_fast, progress=finished)
         )
+    if verbose:
+        _echo_pipelines(reports)
     if manifest is not None and any(r.backup for r in reports):
         click.echo(f"backup manifest: {visible(str(manifest.path))}", err=True)
     _report_upgrade(reports, len(jobs) + len(refused), output_format, diff=diff)
@@ -544,6 +557,8 @@ DB_HELP = (
 
 def _refuse_in_memory(db: str, why: str) -> None:
     """Refuse an in-memory SQLite --db: it is gone when this process ends."""
+    from docmigrate.store import is_in_memory
+
     if is_in_memory(db):
         raise click.BadParameter(
             f"{db} is an in-memory SQLite database, {why}; give a file (sqlite:///FILE or a path)",
@@ -588,6 +603,9 @@ def import_(
     Each file is one transaction: either all of its records are written or none are. The
     import is recorded with the file's name, sha256, source version, steps applied and counts.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import ImportOptions, import_paths
+
     _refuse_in_memory(db, "so everything imported would be thrown away")
     settings = load_settings(Path.cwd())
     chosen, timeout = _scheduler(scheduler, scheduler_timeout, settings)
@@ -631,10 +649,7 @@ def import_(
                     )
                 )
         _echo_problems(reports)
-        failed = sum(not r.ok for r in reports)
-        click.echo(
-            f"{count(len(reports), 'file')}: {len(reports) - failed} imported, {failed} failed"
-        )
+        click.echo(import_summary(reports))
     _exit(reports)
 
 
@@ -652,6 +667,9 @@ def _import_on_cluster(
     A SQLite database takes one writer at a time, so there the workers read, validate and
     upgrade, and this process stores each file's records in input order as they arrive.
     """
+    from docmigrate.store import database_url, open_store
+    from docmigrate.transfer import ImportTask, store_prepared
+
     sqlite = database_url(db).startswith("sqlite")
     tasks = [ImportTask(path, options, None if sqlite else db) for path in files]
     source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
@@ -669,6 +687,22 @@ def _import_on_cluster(
             progress(report)
 
         return list(executor.run_tasks(tasks, registry, source, progress=finished))
+
+
+def import_summary(reports: Sequence[FileReport]) -> str:
+    """One line counting every file: ``4 files: 2 imported, 1 already imported, 1 failed``.
+
+    A file counts as imported when it made an import of its own; one that was already
+    imported (or brought nothing new) changed nothing and is counted apart.
+    """
+    imported = sum(r.ok and r.action.startswith("import ") for r in reports)
+    failed = sum(not r.ok for r in reports)
+    unchanged = len(reports) - imported - failed
+    parts = [f"{imported} imported"]
+    if unchanged:
+        parts.append(f"{unchanged} unchanged (already imported or nothing new)")
+    parts.append(f"{failed} failed")
+    return f"{count(len(reports), 'file')}: {', '.join(parts)}"
 
 
 @cli.command()
@@ -717,6 +751,9 @@ def export(
     Nothing is created: a database that does not exist is an error (exit 2), and one that holds
     nothing of the family (or no such import) exits 1; either way -o FILE is left as it was.
     """
+    from docmigrate.store import open_store
+    from docmigrate.transfer import export_bytes, export_document
+
     _refuse_in_memory(db, "which holds nothing to export")
     family = _registry(family_paths).get(family_name)
     try:
@@ -805,8 +842,176 @@ def check(
                 # Each law says what it exercised; one with nothing to check is not "ok".
                 status = "--  " if exercise.note else "ok  "
                 click.echo(f"  {status}  {name}: {exercise.summary()}")
+        failed += _report_coverage(family)
     click.echo(f"{len(chosen)} family(ies), {failed} law(s) failed")
     sys.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _report_coverage(family: Any) -> int:
+    """Print, per upgrade step, the reader-breaking changes it covers; return the failures."""
+    from docmigrate.evolution.coverage import step_coverage
+
+    failures = 0
+    for result in step_coverage(family):
+        edge = f"{result.step.source} -> {result.step.target}"
+        for finding, problem in result.uncovered:
+            failures += 1
+            change = finding.change
+            click.echo(
+                visible(
+                    f"  FAIL  step coverage {edge}: {change.instance_path}: {change.summary}: "
+                    f"{result.step.name} leaves its counterexample invalid ({problem})"
+                )
+            )
+        if not result.uncovered:
+            count_ = len(result.covered)
+            click.echo(
+                f"  ok    step coverage {edge}: {count_} reader-breaking change(s), each "
+                f"counterexample upgraded valid by {result.step.name}"
+            )
+    return failures
+
+
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["reader", "writer", "any"]),
+    default=None,
+    help="Exit 1 when a change breaks this role (for CI).",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Documents drawn per change and role in the counterexample search.",
+)
+@family_path_option
+def diff(
+    name: str,
+    old: str,
+    new: str,
+    output_format: str,
+    fail_on: str | None,
+    examples: int | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Compare two versions of a family: every change, and whether it breaks readers or writers.
+
+    reader: a document valid under OLD is invalid under NEW (old files need a step);
+    writer: a document valid under NEW is invalid under OLD (old readers cannot read new
+    files). A "breaking" verdict comes with a counterexample document confirmed by the
+    validators; "compatible" is proved; anything else is "undecided".
+    """
+    _require_hypothesis("diff")
+    from docmigrate.evolution import diff_versions, render
+
+    family = _registry(family_paths).get(name)
+    result = diff_versions(family, old, new, examples=examples)
+    click.echo(render(result, output_format, family=family.name), nl=False)
+    sys.exit(EXIT_INVALID if fail_on and result.breaking(fail_on) else EXIT_OK)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[FAMILY]...")
+@click.option(
+    "--release",
+    "release",
+    multiple=True,
+    metavar="VERSION",
+    help="Also mark this version (e.g. the head) released. Repeatable.",
+)
+@click.option(
+    "--exclude-annotations/--include-annotations",
+    default=None,
+    help="Leave titles, descriptions, $comment and examples out of the schema fingerprints "
+    "(kept from the existing lock when not given).",
+)
+@family_path_option
+def lock(
+    names: tuple[str, ...],
+    release: tuple[str, ...],
+    exclude_annotations: bool | None,
+    family_paths: tuple[Path, ...],
+) -> None:
+    """Write docmigrate.lock in each family folder: fingerprints of its released versions.
+
+    Every version but the current one is released; the current one stays a draft (free to
+    change) unless --release names it. Loading a family whose released version's schema or
+    step changed since then is refused (exit 2). Commit the lock with the family.
+    """
+    from docmigrate.evolution.lock import locked_family, read_lock, write_lock
+
+    registry = _registry(family_paths)
+    for family in _chosen(registry, names, family_paths):
+        result = locked_family(
+            family,
+            read_lock(family.location),
+            release=release,
+            exclude_annotations=exclude_annotations,
+        )
+        path = write_lock(family.location, result)
+        states = ", ".join(f"{v} {e.status}" for v, e in result.versions.items())
+        click.echo(visible(f"{family.name}: wrote {path} ({states})"))
+
+
+@cli.command()
+@click.argument("name", metavar="FAMILY")
+@click.argument("version", metavar="[VERSION]", required=False)
+@click.option(
+    "--from-diff",
+    is_flag=True,
+    help="Write the stub's body from the edited VERSION schema (added properties with "
+    "defaults, removed optional ones).",
+)
+@family_path_option
+def new(name: str, version: str | None, from_diff: bool, family_paths: tuple[Path, ...]) -> None:
+    """Start a new VERSION of FAMILY, or (without VERSION) a new family under --family-path.
+
+    A version gets a copy of the current schema, a step stub, example folders and its lock
+    entry; a family gets a folder with version 1.0 inside the one --family-path DIR.
+
+    Never overwrites a version file. The previous head is marked released in docmigrate.lock.
+    """
+    from docmigrate.evolution.scaffold import new_family, new_version, step_from_diff
+
+    if version is None:
+        if len(family_paths) != 1:
+            raise UsageError(
+                "new FAMILY without VERSION needs one --family-path DIR to create it in"
+            )
+        created = new_family(family_paths[0], name)
+    else:
+        family = _registry(family_paths).get(name)
+        if from_diff:
+            _require_hypothesis("new --from-diff")
+            click.echo(f"wrote {step_from_diff(family, version)}")
+            return
+        created = new_version(family, version)
+    for path in created.paths:
+        click.echo(visible(f"created {path}"))
+    click.echo("next:")
+    for step in created.next_steps:
+        click.echo(visible(f"  {step}"))
+
+
+def _chosen(registry: Registry, names: Sequence[str], family_paths: Sequence[Path]) -> list[Any]:
+    """The families a command acts on: those named, else those of --family-path, else all."""
+    if names:
+        return [registry.get(name) for name in names]
+    if family_paths:
+        builtin = BUILTIN_FOLDER.resolve()
+        return [f for f in registry if Path(f.location).resolve().parent != builtin]
+    return list(registry)
 
 
 @cli.command()
@@ -842,6 +1047,14 @@ def families(output_format: str, family_paths: tuple[Path, ...]) -> None:
             )
 
 
+def _require_hypothesis(command: str) -> None:
+    """Refuse a command that draws documents when Hypothesis (an optional extra) is missing."""
+    if importlib.util.find_spec("hypothesis") is None:
+        raise click.UsageError(
+            f"{command} draws documents with Hypothesis: pip install 'docmigrate[testing]'"
+        )
+
+
 def _known_family(registry: Registry, name: str | None) -> None:
     if name is not None:
         registry.get(name)
@@ -860,6 +1073,13 @@ def _describe_action(report: FileReport) -> str:
     else:
         line = f"{report.path}: already at {report.target}, unchanged"
     return visible(line)
+
+
+def _echo_pipelines(reports: Iterable[FileReport]) -> None:
+    """Say on standard error how each file was read (streaming or in memory, and why)."""
+    for report in reports:
+        if report.pipeline:
+            click.echo(f"{visible(report.path)}: {report.pipeline}", err=True)
 
 
 def _echo_problems(reports: Iterable[FileReport]) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from docmigrate import jsonio, textdiff
+from docmigrate import jsonio, streaming, textdiff
 from docmigrate.exceptions import (
     SHOWN_ERRORS,
     DetectionError,
@@ -24,6 +25,7 @@ from docmigrate.exceptions import (
     JSONReadError,
     MigrationError,
     StepOutputInvalidError,
+    StepTimeoutError,
     UnknownVersionError,
     UsageError,
     WriteError,
@@ -31,7 +33,9 @@ from docmigrate.exceptions import (
 from docmigrate.family import Family
 from docmigrate.files import (
     FileTooLargeError,
+    atomic_writer,
     common_root,
+    copy_atomic,
     is_backup_folder,
     iter_json_files,
     not_a_regular_file,
@@ -39,6 +43,7 @@ from docmigrate.files import (
     read_limited,
     write_atomic,
     write_backup,
+    write_backup_from,
 )
 from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
@@ -127,23 +132,80 @@ def _validate_one(
     require_current: bool,
     max_file_size: int,
 ) -> None:
+    if _validate_streaming(path, registry, family_name, report, require_current, max_file_size):
+        return
     opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
     if opened is not None:
         errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
         report.problems += schema_problems(opened.loaded, errors)
         if require_current and not errors and opened.version != opened.family.current:
-            _require_current(path, opened, report)
+            place = opened.loaded.position(opened.family.version_pointer)
+            _require_current(path, opened.family, opened.version, place, report)
 
 
-def _require_current(path: Path, opened: Opened, report: FileReport) -> None:
-    line, column = opened.loaded.position(opened.family.version_pointer)
+def _validate_streaming(
+    path: Path,
+    registry: Registry,
+    family_name: str | None,
+    report: FileReport,
+    require_current: bool,
+    max_file_size: int,
+) -> bool:
+    """Validate ``path`` record by record when that applies; False: read it whole instead."""
+    if not _worth_streaming(path, report):
+        return False
+    try:
+        found = streaming.validate_stream(path, registry, family_name, max_file_size=max_file_size)
+    except streaming.NotStreamable as reason:
+        report.pipeline = f"in memory: {reason}"
+        return False
+    except OSError:  # reading it whole reports the problem as for any file
+        report.pipeline = "in memory: the file could not be streamed"
+        return False
+    report.pipeline = STREAMING
+    report.family, report.version = found.family.name, found.version
+    report.problems += found.problems
+    if require_current and not found.problems and found.version != found.family.current:
+        place = found.header.positions([found.family.version_pointer])[0]
+        _require_current(path, found.family, found.version, place, report)
+    return True
+
+
+STREAMING = "streaming"
+"""The pipeline a file went through when its records were read one at a time."""
+
+STREAMING_MIN_SIZE = 1 << 20
+"""Files smaller than this (bytes) are read whole: streaming pays off on big files only."""
+
+
+def _worth_streaming(path: Path, report: FileReport) -> bool:
+    """Whether ``path`` is a regular file big enough to stream (else note why not)."""
+    if str(path) == "-":
+        report.pipeline = "in memory: standard input"
+        return False
+    try:
+        status = path.stat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(status.st_mode):  # the in-memory path says what it is
+        return False
+    if status.st_size < STREAMING_MIN_SIZE:
+        report.pipeline = f"in memory: smaller than {format_size(STREAMING_MIN_SIZE)}"
+        return False
+    return True
+
+
+def _require_current(
+    path: Path, family: Family, version: str, place: tuple[int, int], report: FileReport
+) -> None:
+    line, column = place
     target = "FILE" if str(path) == "-" else path  # stdin: name the file it came from
     how = f"docmigrate upgrade {target} --in-place"
     message = (
-        f"valid {opened.family.name} {opened.version} document, but not at the current "
-        f"version {opened.family.current}; upgrade it with: {how}"
+        f"valid {family.name} {version} document, but not at the current "
+        f"version {family.current}; upgrade it with: {how}"
     )
-    pointer = json_path(opened.family.version_pointer)
+    pointer = json_path(family.version_pointer)
     report.problems.append(Problem(line, column, pointer, message, "require-current"))
 
 
@@ -267,6 +329,8 @@ def upgrade_file(job: UpgradeJob, registry: Registry, options: UpgradeOptions) -
 def _upgrade_one(
     job: UpgradeJob, registry: Registry, options: UpgradeOptions, report: FileReport
 ) -> None:
+    if _upgrade_streaming(job, registry, options, report):
+        return
     opened = open_document(
         job.path, registry, options.family_name, report, max_file_size=options.max_file_size
     )
@@ -306,6 +370,112 @@ def _upgrade_one(
         return
     if report.action == "upgraded" and downgrade:
         report.action = "downgraded"
+
+
+def _upgrade_streaming(
+    job: UpgradeJob, registry: Registry, options: UpgradeOptions, report: FileReport
+) -> bool:
+    """Upgrade ``job`` record by record when that applies; False: read it whole instead."""
+    if not _worth_streaming(job.path, report):
+        return False
+    if options.diff:
+        report.pipeline = "in memory: --diff compares whole documents"
+        return False
+    settings = streaming.UpgradeSettings(
+        family_name=options.family_name,
+        to=options.to,
+        allow_loss=options.allow_loss,
+        step_timeout=options.step_timeout,
+        indent=options.indent,
+        ensure_ascii=options.ensure_ascii,
+        max_file_size=options.max_file_size,
+    )
+    kept: list[Path] = []
+    try:
+        result = streaming.upgrade_stream(
+            job.path, registry, settings, lambda: _stream_output(job, options, kept)
+        )
+    except streaming.NotStreamable as reason:
+        report.pipeline = f"in memory: {reason}"
+        return False
+    except StepTimeoutError as error:
+        report.pipeline = STREAMING
+        report.problems.append(Problem(1, 1, "$", str(error), type(error).__name__))
+        return True
+    except WriteError as error:
+        report.pipeline = STREAMING
+        report.problems.append(Problem(1, 1, "$", str(error), "write"))
+        for backup in kept:  # the original is still in place: this backup would only mislead
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        return True
+    except OSError:  # reading it whole reports the problem as for any file
+        report.pipeline = "in memory: the file could not be streamed"
+        return False
+    report.pipeline = STREAMING
+    report.family, report.version = result.family.name, result.version
+    if result.problems:
+        report.problems += result.problems
+        return True
+    report.target = result.target
+    report.steps = [str(step.info) for step in result.plan]
+    _streamed_action(job, options, report, result, kept)
+    return True
+
+
+def _stream_output(
+    job: UpgradeJob, options: UpgradeOptions, kept: list[Path]
+) -> contextlib.AbstractContextManager[BinaryIO]:
+    """Where a streamed upgrade writes: nowhere for a dry run, else atomically in place."""
+    if options.dry_run:
+        return streaming.discarding()
+    if options.out is not None:
+        job.destination.parent.mkdir(parents=True, exist_ok=True)
+    backup = options.backup
+
+    def keep_original() -> None:
+        if backup is not None:
+            kept.append(write_backup_from(backup, job.backup_name, job.path))
+
+    return atomic_writer(job.destination, before_replace=keep_original)
+
+
+def _streamed_action(
+    job: UpgradeJob,
+    options: UpgradeOptions,
+    report: FileReport,
+    result: streaming.StreamedUpgrade,
+    kept: list[Path],
+) -> None:
+    """Finish a streamed upgrade's report (and copy an unchanged file to --out)."""
+    downgrade = any(step.spec.direction == "downgrade" for step in result.plan)
+    if options.dry_run:
+        report.action = (
+            ("would downgrade" if downgrade else "would upgrade") if result.plan else "unchanged"
+        )
+        return
+    if not result.plan:
+        if options.out is None:
+            report.action = "unchanged"
+            return
+        try:
+            job.destination.parent.mkdir(parents=True, exist_ok=True)
+            copy_atomic(job.path, job.destination)
+        except (WriteError, OSError) as error:
+            report.problems.append(Problem(1, 1, "$", str(error), "write"))
+            return
+        report.action = "copied"
+        return
+    report.action = "downgraded" if downgrade else "upgraded"
+    if kept:
+        report.backup = str(kept[0])
+        report.sha256_before = _file_sha256(kept[0])
+        report.sha256_after = _file_sha256(job.destination)
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
@@ -469,6 +639,8 @@ def format_size(size: int) -> str:
 def schema_problems(loaded: jsonio.LoadedDocument, errors: Iterable[SchemaError]) -> list[Problem]:
     """Place schema errors in the file by line and column, all of them in one pass over it."""
     errors = list(errors)
+    if not errors:
+        return []
     places = loaded.positions(error.path for error in errors)
     return [
         Problem(line, column, error.json_path, error.message, error.keyword)

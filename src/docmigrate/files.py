@@ -30,12 +30,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import BinaryIO
 
 from docmigrate.exceptions import WriteError
 
@@ -394,14 +396,19 @@ def write_backup(folder: Path, relative: Path, data: bytes) -> Path:
     wanted.parent.mkdir(parents=True, exist_ok=True)
     with _locked_temporary(wanted.parent, wanted.name) as (descriptor, temporary):
         _fill(descriptor, data)
-        for number in range(1_000_000):
-            candidate = wanted if number == 0 else wanted.with_name(f"{wanted.name}.~{number}~")
-            try:
-                os.link(temporary, candidate)
-            except FileExistsError:
-                continue
-            _fsync_folder(wanted.parent)
-            return candidate
+        return _link_free_name(wanted, temporary)
+
+
+def _link_free_name(wanted: Path, temporary: Path) -> Path:
+    """Hard-link ``temporary`` to ``wanted`` or the first free numbered name; return it."""
+    for number in range(1_000_000):
+        candidate = wanted if number == 0 else wanted.with_name(f"{wanted.name}.~{number}~")
+        try:
+            os.link(temporary, candidate)
+        except FileExistsError:
+            continue
+        _fsync_folder(wanted.parent)
+        return candidate
     raise WriteError(str(wanted), "no free backup name (a million backups of this file exist)")
 
 
@@ -417,3 +424,153 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+# --- writing a stream --------------------------------------------------------------------------
+
+
+class _Sink:
+    """The writable end of :func:`atomic_writer`: a failed write is a :class:`WriteError`."""
+
+    def __init__(self, stream: BinaryIO, path: Path) -> None:
+        self._stream = stream
+        self._path = path
+
+    def write(self, data: bytes) -> int:
+        """Write ``data`` to the temporary file."""
+        try:
+            return self._stream.write(data)
+        except OSError as error:
+            raise _not_written(self._path, error) from error
+
+
+def _not_written(path: Path, error: OSError) -> WriteError:
+    return WriteError(
+        str(path), f"not written ({error.strerror or error}); the file that was there is unchanged"
+    )
+
+
+@contextlib.contextmanager
+def atomic_writer(
+    path: Path, *, before_replace: Callable[[], None] | None = None
+) -> Iterator[BinaryIO]:
+    """Stream new content for ``path``; it replaces the file when the block ends without error.
+
+    The same guarantees as :func:`write_atomic` (symbolic links followed, hard links, mode,
+    owner and group kept), for content too big to hold in memory: it is written into the
+    locked temporary file as it comes. When the block raises, the temporary file is removed,
+    ``path`` is left as it was and the exception propagates. ``before_replace`` runs once the
+    new content is on disk, just before it takes the file's place (to keep a backup).
+    Raises :class:`WriteError` when writing fails.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        existing: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        raise WriteError(str(path), f"cannot read its permissions: {error.strerror}") from error
+    in_place = existing is not None and (existing.st_nlink > 1 or not _may_give(existing))
+    temporary_file = _locked_temporary(target.parent, target.name)
+    try:
+        descriptor, temporary = temporary_file.__enter__()
+    except OSError as error:
+        raise _not_written(path, error) from error
+    with contextlib.ExitStack() as cleanup:
+        cleanup.push(temporary_file)  # entered above: removes the temporary file on the way out
+        stream = os.fdopen(os.dup(descriptor), "wb", buffering=_COPY_SIZE)
+        try:
+            yield _Sink(stream, path)  # type: ignore[misc]
+            try:
+                stream.flush()
+                os.fsync(stream.fileno())
+                if before_replace is not None:
+                    before_replace()
+                if in_place:
+                    _rewrite_in_place_from(target, temporary)
+                else:
+                    _take_place(target, descriptor, temporary, existing)
+            except OSError as error:
+                raise _not_written(path, error) from error
+        finally:
+            # After a failure the buffer may hold bytes that cannot be written: drop them.
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _take_place(
+    target: Path, descriptor: int, temporary: Path, existing: os.stat_result | None
+) -> None:
+    """Give the temporary file the replaced file's owner and mode, and rename it over it."""
+    if existing is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    else:
+        mode = stat.S_IMODE(existing.st_mode)
+        mine = os.fstat(descriptor)
+        if (mine.st_uid, mine.st_gid) != (existing.st_uid, existing.st_gid):
+            os.fchown(descriptor, existing.st_uid, existing.st_gid)
+    os.fchmod(descriptor, mode)  # after chown, which may clear set-id bits
+    os.replace(temporary, target)
+    _fsync_folder(target.parent)
+
+
+def _rewrite_in_place_from(target: Path, source: Path) -> None:
+    """:func:`_rewrite_in_place` with the new content in the file ``source``, copied across."""
+    with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
+        _copy_into(descriptor, target)
+        journal = temporary.with_name(temporary.name[: -len(TEMP_SUFFIX)] + JOURNAL_SUFFIX)
+        os.rename(temporary, journal)  # complete before it is a journal
+        _fsync_folder(target.parent)
+        try:
+            _overwrite_from(target, source)
+        except OSError as error:
+            try:
+                _overwrite_from(target, journal)
+            except OSError:
+                raise WriteError(
+                    str(target),
+                    f"not written ({error.strerror or error}); the original is kept in "
+                    f"{journal}, and the next upgrade run puts it back",
+                ) from error
+            journal.unlink()
+            raise
+        journal.unlink()
+        _fsync_folder(target.parent)
+
+
+def _copy_into(descriptor: int, source: Path) -> None:
+    """Copy the file ``source`` through ``descriptor`` and flush it to disk."""
+    with open(source, "rb") as reading, os.fdopen(os.dup(descriptor), "wb") as writing:
+        shutil.copyfileobj(reading, writing, _COPY_SIZE)
+        writing.flush()
+        os.fsync(writing.fileno())
+
+
+def _overwrite_from(target: Path, source: Path) -> None:
+    """Copy ``source`` into ``target``'s own inode (links, owner and mode stay), flushed."""
+    with open(source, "rb") as reading, open(target, "r+b") as writing:
+        shutil.copyfileobj(reading, writing, _COPY_SIZE)
+        writing.truncate()
+        writing.flush()
+        os.fsync(writing.fileno())
+
+
+_COPY_SIZE = 1 << 20
+
+
+def copy_atomic(source: Path, destination: Path) -> None:
+    """Copy the file ``source`` to ``destination`` as :func:`atomic_writer` writes."""
+    with open(source, "rb") as reading, atomic_writer(destination) as writing:
+        while chunk := reading.read(_COPY_SIZE):
+            writing.write(chunk)
+
+
+def write_backup_from(folder: Path, relative: Path, source: Path) -> Path:
+    """:func:`write_backup` of the file ``source``'s content, copied without reading it whole."""
+    wanted = folder / relative
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    with _locked_temporary(wanted.parent, wanted.name) as (descriptor, temporary):
+        _copy_into(descriptor, source)
+        return _link_free_name(wanted, temporary)

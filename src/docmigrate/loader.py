@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urldefrag
 
 from docmigrate import jsonio
+from docmigrate.evolution.lock import check_lock
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
 from docmigrate.family import Collection, DetectRules, Family, ImportMode, Step
 from docmigrate.pointers import format_pointer, parse_pointer
@@ -71,7 +72,9 @@ def is_family_folder(folder: Path) -> bool:
 def load_family(folder: str | Path) -> Family:
     """Load and check the family in ``folder``; raise :class:`FamilyError` if it is broken.
 
-    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged.
+    A ``KeyboardInterrupt`` raised while ``steps.py`` is imported propagates unchanged. A
+    ``docmigrate.lock`` beside the schemas is checked: a released version whose schema or
+    step changed raises :class:`~docmigrate.evolution.lock.LockError` (a ConfigurationError).
     """
     folder = Path(folder)
     toml = folder / "family.toml"
@@ -93,7 +96,7 @@ def load_family(folder: str | Path) -> Family:
     for collection in collections:
         _check_collection(name, toml, collection, schemas[versions[-1]], versions[-1])
     newest_by = settings.get("newest_by")
-    return Family(
+    family = Family(
         name=name,
         location=str(folder),
         description=str(settings.get("description", "")),
@@ -109,6 +112,8 @@ def load_family(folder: str | Path) -> Family:
         versions=versions,
         _validators=validators,
     )
+    check_lock(family)  # a released version that changed in place is refused here, once
+    return family
 
 
 def _read_settings(folder: Path) -> dict[str, Any]:
@@ -488,10 +493,19 @@ def _step_spec(value: Any) -> StepSpec | None:
     return spec if isinstance(spec, StepSpec) and callable(value) else None
 
 
+def forget_steps(folder: str | Path) -> None:
+    """Drop the imported ``steps.py`` of ``folder``, so that a load after an edit reads it anew."""
+    sys.modules.pop(_steps_module_name(Path(folder) / "steps.py"), None)
+
+
+def _steps_module_name(path: Path) -> str:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return f"docmigrate_family_{digest}_steps"
+
+
 def _import_steps(path: Path, family: str) -> ModuleType:
     """Import ``steps.py`` once per path; see the module docstring for what it may raise."""
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"docmigrate_family_{digest}_steps"
+    module_name = _steps_module_name(path)
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)

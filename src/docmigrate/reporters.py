@@ -224,6 +224,7 @@ def _file_object(report: FileReport) -> dict[str, Any]:
         "action": report.action,
         "output": report.output,
         "counts": dict(report.counts),
+        "pipeline": report.pipeline,
     }
     item.update({key: value for key, value in optional.items() if value})
     return item

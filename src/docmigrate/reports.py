@@ -39,6 +39,8 @@ class FileReport:
     diff: str = ""
     """For upgrades with ``--diff``: the unified diff. ``counts``, for imports: records
     ``imported``, ``skipped``, ``replaced`` and ``removed``."""
+    pipeline: str = ""
+    """How the file was read: ``streaming`` (record by record), or ``in memory: <why>``."""
 
     @property
     def ok(self) -> bool:

@@ -10,10 +10,8 @@ Requires ``hypothesis`` (install ``docmigrate[testing]``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from docmigrate.family import Family
-from docmigrate.loader import load_family
+from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.testing.invalid import InvalidDocument, invalid_documents
 from docmigrate.testing.laws import (
     LAWS,
@@ -35,7 +33,7 @@ STORE_LAW = "store round trip"
 
 
 def family_tests(
-    family: Family | str | Path, *, store_url: str | None = None, examples: int | None = None
+    family: FamilyLike, *, store_url: str | None = None, examples: int | None = None
 ) -> Callable[[str], None]:
     """Return a pytest test function, one test per law, for a family (or its folder).
 
@@ -46,7 +44,7 @@ def family_tests(
     """
     import pytest
 
-    loaded = family if isinstance(family, Family) else load_family(family)
+    loaded = resolve_family(family)
     names = [
         name
         for name in [*LAWS, *([STORE_LAW] if store_url is not None else [])]

@@ -46,15 +46,16 @@ MAX_EXTRA_PROPERTIES = 2
 DEPTH_BUDGET = 6
 """Nesting beyond which only what the schema requires is drawn."""
 _KINDS = ("object", "array", "string", "integer", "fraction", "boolean", "null")
-_TYPE_KINDS = {
-    "object": {"object"},
-    "array": {"array"},
-    "string": {"string"},
-    "integer": {"integer"},
-    "number": {"integer", "fraction"},
-    "boolean": {"boolean"},
-    "null": {"null"},
+TYPE_KINDS: dict[str, frozenset[str]] = {
+    "object": frozenset({"object"}),
+    "array": frozenset({"array"}),
+    "string": frozenset({"string"}),
+    "integer": frozenset({"integer"}),
+    "number": frozenset({"integer", "fraction"}),
+    "boolean": frozenset({"boolean"}),
+    "null": frozenset({"null"}),
 }
+"""The kinds of JSON value (integer and fraction apart) each JSON Schema type admits."""
 _CHOICE_KEYWORDS = ("anyOf", "oneOf", "if", "dependentSchemas", "dependentRequired")
 _RETRIES = 8
 
@@ -276,16 +277,14 @@ class Generator:
             declared = node.get("type")
             if declared is not None:
                 names = [declared] if isinstance(declared, str) else declared
-                kinds &= (
-                    set().union(*(_TYPE_KINDS.get(n, set()) for n in names)) if names else set()
-                )
+                kinds &= set().union(*(TYPE_KINDS.get(n, set()) for n in names)) if names else set()
         remaining = []
         for negative in negatives:
             if _only_type(negative):
                 declared = negative.schema["type"]
                 names = [declared] if isinstance(declared, str) else declared
                 for name in names:
-                    kinds -= _TYPE_KINDS.get(name, set())
+                    kinds -= TYPE_KINDS.get(name, set())
                 if "number" in names or "integer" in names:
                     kinds.discard("integer")
             elif _forbids_one_property(negative):

@@ -14,7 +14,7 @@ shorter string may also miss its pattern); the tagged one is always among them. 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
@@ -24,7 +24,7 @@ import jsonschema_rs
 from hypothesis import strategies as st
 
 from docmigrate import jsonio
-from docmigrate.family import Family
+from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.pointers import Path, json_path, parse_pointer, resolve
 from docmigrate.testing.strategies import documents
 
@@ -77,10 +77,20 @@ class _Place:
 
 
 def invalid_documents(
-    family: Family, version: str | None = None
+    family: FamilyLike, version: str | None = None, *, rules: Collection[Rule] | None = None
 ) -> st.SearchStrategy[InvalidDocument]:
-    """Return a strategy of documents of ``version`` (default current) that break one rule."""
+    """Return a strategy of documents of ``version`` (default current) that break one rule.
+
+    ``family`` is a :class:`Family`, a family folder or a family name. ``rules`` limits the
+    kinds of rule broken (default: every kind in :data:`RULES`); a drawn valid document that
+    offers none of them is discarded.
+    """
+    family = resolve_family(family)
     version = family.current if version is None else version
+    wanted = frozenset(RULES if rules is None else rules)
+    unknown = wanted - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown rule kind(s): {', '.join(sorted(unknown))}")
     root = family.schema(version)
     protected = tuple(family.version_pointer)
 
@@ -91,6 +101,7 @@ def invalid_documents(
             b
             for place in _places(document, root, root, ())
             for b in _breaks(place, document, protected)
+            if b[0] in wanted
         ]
         if not breaks:
             # A schema with nothing to break in this document: draw another one.

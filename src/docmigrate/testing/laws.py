@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from docmigrate import jsonio
+from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.exceptions import (
     DocmigrateError,
     DocumentInvalidError,
@@ -128,11 +129,12 @@ def _require_records(exercise: Exercise, family: Family) -> None:
         exercise.require("records", f"every drawn document had no record at {where!r}")
 
 
-def steps_produce_valid_output(family: Family, *, examples: int | None = None) -> Exercise:
+def steps_produce_valid_output(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """Every step's output is valid under its target schema, for inputs drawn from its source.
 
     Fails as vacuous when a step was never called on a document holding records.
     """
+    family = resolve_family(family)
     exercise = Exercise("steps produce valid output")
     for step in family.steps:
         _run(_step_law(family, step, exercise), documents(family, step.source), examples)
@@ -172,8 +174,9 @@ def _step_law(family: Family, step: Step, exercise: Exercise) -> Callable[[Any],
     return law
 
 
-def chain_lands_valid_at_current(family: Family, *, examples: int | None = None) -> Exercise:
+def chain_lands_valid_at_current(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """From every version, the plan to current runs and ends valid at current."""
+    family = resolve_family(family)
     exercise = Exercise("chain lands valid at current")
 
     def law(drawn: tuple[str, Any]) -> None:
@@ -197,8 +200,9 @@ def chain_lands_valid_at_current(family: Family, *, examples: int | None = None)
     return exercise
 
 
-def upgrade_at_current_is_identity(family: Family, *, examples: int | None = None) -> Exercise:
+def upgrade_at_current_is_identity(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """Upgrading a current document runs no step and returns an equal document."""
+    family = resolve_family(family)
     exercise = Exercise("upgrade at current is the identity")
 
     def law(document: Any) -> None:
@@ -212,8 +216,9 @@ def upgrade_at_current_is_identity(family: Family, *, examples: int | None = Non
     return exercise
 
 
-def upgrades_never_mutate_input(family: Family, *, examples: int | None = None) -> Exercise:
+def upgrades_never_mutate_input(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """The caller's document is unchanged after an upgrade from any version."""
+    family = resolve_family(family)
     exercise = Exercise("upgrades never mutate their input")
 
     def law(document: Any) -> None:
@@ -230,11 +235,12 @@ def upgrades_never_mutate_input(family: Family, *, examples: int | None = None) 
     return exercise
 
 
-def downgrades_invert_upgrades(family: Family, *, examples: int | None = None) -> Exercise:
+def downgrades_invert_upgrades(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """down(up(x)) == x for x at the older version; up(down(y)) == y outside declared drops.
 
     A family without downgrades has nothing to check: the result says "no downgrades".
     """
+    family = resolve_family(family)
     exercise = Exercise("downgrades invert upgrades")
     if not family.downgrades:
         exercise.note = "no downgrades"
@@ -279,8 +285,9 @@ def _forth_and_back(family: Family, down: Step, exercise: Exercise) -> Callable[
     return law
 
 
-def invalid_documents_are_refused(family: Family, *, examples: int | None = None) -> Exercise:
+def invalid_documents_are_refused(family: FamilyLike, *, examples: int | None = None) -> Exercise:
     """A document breaking one rule is reported for that rule, and the migrator refuses it."""
+    family = resolve_family(family)
     exercise = Exercise("invalid documents are refused")
 
     def law(drawn: tuple[str, Any]) -> None:
@@ -306,7 +313,9 @@ def invalid_documents_are_refused(family: Family, *, examples: int | None = None
     return exercise
 
 
-def store_round_trip(family: Family, store_url: str, *, examples: int | None = None) -> Exercise:
+def store_round_trip(
+    family: FamilyLike, store_url: str, *, examples: int | None = None
+) -> Exercise:
     """Export -> import into an empty store -> export gives the same document.
 
     A drawn document is imported first, so that what is compared is a store's export; drawn
@@ -314,6 +323,7 @@ def store_round_trip(family: Family, store_url: str, *, examples: int | None = N
     the law may empty (its docmigrate tables are dropped before each example). Both exports
     carry the same ``exported_at`` stamp.
     """
+    family = resolve_family(family)
     from docmigrate.store import Provenance
 
     stamp = "2000-01-01T00:00:00+00:00"
@@ -395,12 +405,13 @@ LAWS: dict[str, Law] = {
 
 
 def check_family(
-    family: Family, *, store_url: str | None = None, examples: int | None = None
+    family: FamilyLike, *, store_url: str | None = None, examples: int | None = None
 ) -> list[Exercise]:
     """Check every law on ``family`` (and the store round trip when ``store_url`` is given).
 
     Returns what each law exercised; a law that exercised nothing raises VacuousLawError.
     """
+    family = resolve_family(family)
     done = [law(family, examples=examples) for law in LAWS.values()]
     if store_url is not None:
         done.append(store_round_trip(family, store_url, examples=examples))

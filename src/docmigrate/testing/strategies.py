@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.family import Family
 from docmigrate.testing.generation import MAX_ITEMS, Generator, JSONStrategy
 from docmigrate.testing.normalize import to_2020_12
@@ -25,13 +26,15 @@ _BUILT: weakref.WeakKeyDictionary[Family, dict[str, JSONStrategy]] = weakref.Wea
 _SCHEMA_URI = "urn:docmigrate:drawn"
 
 
-def documents(family: Family, version: str | None = None) -> JSONStrategy:
+def documents(family: FamilyLike, version: str | None = None) -> JSONStrategy:
     """Return a strategy of documents valid under ``family``'s schema for ``version``.
 
-    ``version`` defaults to the current version. Objects keep the schema's property order,
-    as files written by an application usually do. The strategy is built once per family
-    and version and shared by every caller.
+    ``family`` is a :class:`Family`, a family folder or a family name (see
+    :func:`docmigrate.resolve_family`). ``version`` defaults to the current version. Objects
+    keep the schema's property order, as files written by an application usually do. The
+    strategy is built once per family and version and shared by every caller.
     """
+    family = resolve_family(family)
     version = family.current if version is None else version
     built = _BUILT.setdefault(family, {})
     if version not in built:
