@@ -28,6 +28,7 @@ suffix (``x.json.~1~``, ``x.json.~2~``, ... as GNU ``cp --backup=numbered`` does
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -313,16 +314,37 @@ def _may_give(existing: os.stat_result) -> bool:
 @contextlib.contextmanager
 def _locked_temporary(folder: Path, name: str) -> Iterator[tuple[int, Path]]:
     """Create a temporary file beside ``name``, locked; delete it on the way out if it is left."""
-    descriptor, created = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
-    temporary = Path(created)
+    descriptor, temporary = _new_locked_temporary(folder, name)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield descriptor, temporary
     finally:
         with contextlib.suppress(OSError):
             if temporary.exists() and os.path.samestat(os.stat(temporary), os.fstat(descriptor)):
                 temporary.unlink()
         os.close(descriptor)
+
+
+def _new_locked_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """Create and lock a temporary file that no other run's cleanup has removed.
+
+    Between creating the file and locking it, another run's :func:`remove_leftovers` may take
+    the file for abandoned, lock it first and delete it; the lock is then granted on a deleted
+    file. So the file must still be there, as the same file, once locked; if not, start again.
+    """
+    for _ in range(100):
+        descriptor, created = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
+        temporary = Path(created)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if os.path.samestat(os.stat(temporary), os.fstat(descriptor)):
+                return descriptor, temporary
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)  # removed by a cleanup in between: try a new name
+    raise OSError(errno.EAGAIN, "temporary files keep disappearing (another process removes them)")
 
 
 def _fill(descriptor: int, data: bytes) -> None:
