@@ -46,26 +46,55 @@ SRC = Path(docmigrate.__file__).parent.parent
 # --- the cluster -------------------------------------------------------------------------------
 
 
+class _Cluster:
+    """The module's two-worker LocalCluster, started again if a killed worker stays away.
+
+    A SIGKILLed worker is normally restarted by its nanny within seconds; on a loaded machine
+    that can fail, which is Dask's business, not the test's: the next test gets a new cluster.
+    """
+
+    def __init__(self) -> None:
+        self.local = self._start()
+
+    @staticmethod
+    def _start() -> distributed.LocalCluster:
+        return distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.WARNING,  # a worker that fails to come back says why
+        )
+
+    def healthy_address(self) -> str:
+        """The scheduler's address once both workers run (on a new cluster if need be)."""
+        with distributed.Client(self.local, set_as_default=False) as client:
+            try:
+                client.wait_for_workers(2, timeout=60)
+            except TimeoutError:
+                logging.getLogger(__name__).warning("a worker stayed away: new cluster")
+            else:
+                return str(self.local.scheduler_address)
+        self.local.close()
+        self.local = self._start()
+        return str(self.local.scheduler_address)
+
+
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[distributed.LocalCluster]:
+def cluster() -> Iterator[_Cluster]:
     """Two worker processes (one thread each) on this machine, for the whole module."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.WARNING,  # a worker that fails to come back says why
-    ) as local:
-        yield local
+    holder = _Cluster()
+    try:
+        yield holder
+    finally:
+        holder.local.close()
 
 
 @pytest.fixture
-def scheduler(cluster: distributed.LocalCluster) -> Iterator[str]:
-    """The module cluster's address; both workers are up before and after each test."""
-    with distributed.Client(cluster, set_as_default=False) as client:
-        client.wait_for_workers(2, timeout=60)
-        yield str(cluster.scheduler_address)
-        client.wait_for_workers(2, timeout=60)  # a killed worker is restarted by its nanny
+def scheduler(cluster: _Cluster) -> Iterator[str]:
+    """The module cluster's address; both workers are up before each test (and after it)."""
+    yield cluster.healthy_address()
+    cluster.healthy_address()  # a killed worker is restarted by its nanny, or the cluster anew
 
 
 def _worker_pids(address: str) -> dict[str, int]:
