@@ -225,3 +225,18 @@ def test_pyproject_of_the_wrong_shape_is_a_configuration_error(
     with pytest.raises(ConfigurationError) as caught:
         _discover(cwd=tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / 'pyproject.toml'}: {said}")
+
+
+def test_absent_rule_keeps_a_full_backup_out_of_the_recipe_book(tmp_path: Path) -> None:
+    """[detect] absent: a 3.4 full backup (it has /recipes and /version) is not a recipe book."""
+    examples = Path(__file__).parent.parent / "examples" / "families"
+    registry = Registry.discover([examples], builtin=True, entry_points=False, cwd=tmp_path)
+    old = DATA / "bake-tracker-backups" / "3.4" / "bake-tracker-backup-2025-12-20.json"
+    document = jsonio.load_path(old).value
+    assert "recipes" in document  # the recipe book's own required pointer is there
+
+    with pytest.raises(UnknownFamilyError) as raised:
+        registry.detect(document)
+
+    assert "recipe-book: [detect] forbids /version, which the document has" in str(raised.value)
+    assert registry.detect({"recipes": []}).name == "recipe-book"

@@ -50,6 +50,8 @@ class DetectRules:
     """Pointers (as tokens) that must exist in the document."""
     equals: tuple[tuple[tuple[str, ...], Any], ...] = ()
     """Pointers whose value must equal the given one."""
+    absent: tuple[tuple[str, ...], ...] = ()
+    """Pointers that must not exist (what tells another kind of document apart)."""
 
     def hold_for(self, document: Any) -> bool:
         """Tell whether ``document`` satisfies every rule."""
@@ -60,6 +62,9 @@ class DetectRules:
         for tokens in self.required:
             if resolve(document, tokens, _ABSENT) is _ABSENT:
                 return f"[detect] requires {format_pointer(tokens)}, which the document lacks"
+        for tokens in self.absent:
+            if resolve(document, tokens, _ABSENT) is not _ABSENT:
+                return f"[detect] forbids {format_pointer(tokens)}, which the document has"
         for tokens, value in self.equals:
             found = resolve(document, tokens, _ABSENT)
             # type-strict: true is not 1, "1" is not 1

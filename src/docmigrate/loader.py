@@ -59,7 +59,7 @@ _TOML_KEYS = {
     "mode",
     "newest_by",
 }
-_DETECT_KEYS = {"required", "equals"}
+_DETECT_KEYS = {"required", "equals", "absent"}
 _RECORDS_KEYS = {"pointer", "key"}
 _MODES = ("merge", "snapshot")
 
@@ -158,15 +158,19 @@ def _detect_rules(family: str, toml: Path, table: Any) -> DetectRules:
         )
     required = table.get("required", [])
     equals = table.get("equals", {})
-    if not isinstance(required, list) or not isinstance(equals, Mapping):
+    absent = table.get("absent", [])
+    if not (
+        isinstance(required, list) and isinstance(absent, list) and isinstance(equals, Mapping)
+    ):
         raise FamilyError(
             family,
-            f"{toml}: [detect] required is a list of pointers, equals a table",
+            f"{toml}: [detect] required and absent are lists of pointers, equals a table",
             file=str(toml),
         )
     return DetectRules(
         required=tuple(_pointer(family, toml, p, "[detect] required") for p in required),
         equals=tuple((_pointer(family, toml, p, "[detect] equals"), v) for p, v in equals.items()),
+        absent=tuple(_pointer(family, toml, p, "[detect] absent") for p in absent),
     )
 
 
