@@ -274,7 +274,8 @@ KILL_MID_REWRITE = textwrap.dedent(
     from pathlib import Path
     from docmigrate import files
 
-    def half_then_die(target, data):
+    def half_then_die(target, source):
+        data = Path(source).read_bytes()
         with open(target, "r+b") as stream:
             stream.write(data[: len(data) // 2])
             stream.flush()

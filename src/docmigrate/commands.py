@@ -43,7 +43,6 @@ from docmigrate.files import (
     read_limited,
     write_atomic,
     write_backup,
-    write_backup_from,
 )
 from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
@@ -435,7 +434,7 @@ def _stream_output(
 
     def keep_original() -> None:
         if backup is not None:
-            kept.append(write_backup_from(backup, job.backup_name, job.path))
+            kept.append(write_backup(backup, job.backup_name, job.path))
 
     return atomic_writer(job.destination, before_replace=keep_original)
 

@@ -264,9 +264,8 @@ def _restore_journal(journal: Path) -> bool:
     with _abandoned(journal) as abandoned:
         if not abandoned:
             return False
-        original = journal.read_bytes()
         if target.exists():
-            _overwrite(target, original)
+            _overwrite(target, journal)
             journal.unlink()
         else:
             os.replace(journal, target)
@@ -283,25 +282,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     Symbolic links are followed (the link stays, its target gets the new content); hard links,
     permission bits, owner and group are kept (see the module docstring for how). A new file
     gets the permissions the process's umask gives. Raises :class:`WriteError` and leaves
-    ``path`` as it was when anything fails.
+    ``path`` as it was when anything fails. (:func:`atomic_writer` with all the bytes at once.)
     """
-    target = Path(os.path.realpath(path))
-    try:
-        existing: os.stat_result | None = target.stat()
-    except FileNotFoundError:
-        existing = None
-    except OSError as error:
-        raise WriteError(str(path), f"cannot read its permissions: {error.strerror}") from error
-    try:
-        if existing is not None and (existing.st_nlink > 1 or not _may_give(existing)):
-            _rewrite_in_place(target, data)
-        else:
-            _replace(target, data, existing)
-    except OSError as error:
-        raise WriteError(
-            str(path),
-            f"not written ({error.strerror or error}); the file that was there is unchanged",
-        ) from error
+    with atomic_writer(path) as stream:
+        stream.write(data)
 
 
 def _may_give(existing: os.stat_result) -> bool:
@@ -356,68 +340,20 @@ def _fill(descriptor: int, data: bytes) -> None:
         os.fsync(stream.fileno())
 
 
-def _replace(target: Path, data: bytes, existing: os.stat_result | None) -> None:
-    if existing is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    else:
-        mode = stat.S_IMODE(existing.st_mode)
-    with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
-        _fill(descriptor, data)
-        if existing is not None:
-            mine = os.fstat(descriptor)
-            if (mine.st_uid, mine.st_gid) != (existing.st_uid, existing.st_gid):
-                os.fchown(descriptor, existing.st_uid, existing.st_gid)
-        os.fchmod(descriptor, mode)  # after chown, which may clear set-id bits
-        os.replace(temporary, target)
-        _fsync_folder(target.parent)
+def write_backup(folder: Path, relative: Path, content: bytes | Path) -> Path:
+    """Keep ``content`` (bytes, or a file copied without reading it whole) as ``folder / relative``.
 
-
-def _rewrite_in_place(target: Path, data: bytes) -> None:
-    original = target.read_bytes()
-    with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
-        _fill(descriptor, original)
-        journal = temporary.with_name(temporary.name[: -len(TEMP_SUFFIX)] + JOURNAL_SUFFIX)
-        os.rename(temporary, journal)  # complete before it is a journal
-        _fsync_folder(target.parent)
-        try:
-            _overwrite(target, data)
-        except OSError as error:
-            try:
-                _overwrite(target, original)
-            except OSError:
-                raise WriteError(
-                    str(target),
-                    f"not written ({error.strerror or error}); the original is kept in "
-                    f"{journal}, and the next upgrade run puts it back",
-                ) from error
-            journal.unlink()
-            raise
-        journal.unlink()
-        _fsync_folder(target.parent)
-
-
-def _overwrite(target: Path, data: bytes) -> None:
-    """Write ``data`` into ``target``'s own inode (links, owner and mode stay) and flush it."""
-    with open(target, "r+b") as stream:
-        stream.write(data)
-        stream.truncate()
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-def write_backup(folder: Path, relative: Path, data: bytes) -> Path:
-    """Keep ``data`` as ``folder / relative``, or a numbered name if that one is taken.
-
-    An existing file is never overwritten, whatever runs at the same time: the bytes are
-    flushed to a temporary file that is then hard-linked to the first free name (a link fails
-    when the name exists). Returns where the backup is.
+    An existing file is never overwritten, whatever runs at the same time: the content is
+    flushed to a temporary file that is then hard-linked to the first free name (``wanted``,
+    then ``wanted.~1~``, ...; a link fails when the name exists). Returns where the backup is.
     """
     wanted = folder / relative
     wanted.parent.mkdir(parents=True, exist_ok=True)
     with _locked_temporary(wanted.parent, wanted.name) as (descriptor, temporary):
-        _fill(descriptor, data)
+        if isinstance(content, bytes):
+            _fill(descriptor, content)
+        else:
+            _copy_into(descriptor, content)
         return _link_free_name(wanted, temporary)
 
 
@@ -509,7 +445,7 @@ def atomic_writer(
                 if before_replace is not None:
                     before_replace()
                 if in_place:
-                    _rewrite_in_place_from(target, temporary)
+                    _rewrite_in_place(target, temporary)
                 else:
                     _take_place(target, descriptor, temporary, existing)
             except OSError as error:
@@ -538,18 +474,23 @@ def _take_place(
     _fsync_folder(target.parent)
 
 
-def _rewrite_in_place_from(target: Path, source: Path) -> None:
-    """:func:`_rewrite_in_place` with the new content in the file ``source``, copied across."""
+def _rewrite_in_place(target: Path, source: Path) -> None:
+    """Put the file ``source``'s content into ``target``'s own inode behind a journal.
+
+    For a file with other hard links, or an owner this process cannot give a new file (see the
+    module docstring): the original goes to a complete journal first, so that a crash midway
+    is undone by the next run's :func:`remove_leftovers`.
+    """
     with _locked_temporary(target.parent, target.name) as (descriptor, temporary):
         _copy_into(descriptor, target)
         journal = temporary.with_name(temporary.name[: -len(TEMP_SUFFIX)] + JOURNAL_SUFFIX)
         os.rename(temporary, journal)  # complete before it is a journal
         _fsync_folder(target.parent)
         try:
-            _overwrite_from(target, source)
+            _overwrite(target, source)
         except OSError as error:
             try:
-                _overwrite_from(target, journal)
+                _overwrite(target, journal)
             except OSError:
                 raise WriteError(
                     str(target),
@@ -570,7 +511,7 @@ def _copy_into(descriptor: int, source: Path) -> None:
         os.fsync(writing.fileno())
 
 
-def _overwrite_from(target: Path, source: Path) -> None:
+def _overwrite(target: Path, source: Path) -> None:
     """Copy ``source`` into ``target``'s own inode (links, owner and mode stay), flushed."""
     with open(source, "rb") as reading, open(target, "r+b") as writing:
         shutil.copyfileobj(reading, writing, _COPY_SIZE)
@@ -587,12 +528,3 @@ def copy_atomic(source: Path, destination: Path) -> None:
     with open(source, "rb") as reading, atomic_writer(destination) as writing:
         while chunk := reading.read(_COPY_SIZE):
             writing.write(chunk)
-
-
-def write_backup_from(folder: Path, relative: Path, source: Path) -> Path:
-    """:func:`write_backup` of the file ``source``'s content, copied without reading it whole."""
-    wanted = folder / relative
-    wanted.parent.mkdir(parents=True, exist_ok=True)
-    with _locked_temporary(wanted.parent, wanted.name) as (descriptor, temporary):
-        _copy_into(descriptor, source)
-        return _link_free_name(wanted, temporary)
