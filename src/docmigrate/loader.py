@@ -403,11 +403,11 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
     """
     path = getattr(error, "instance_path", None)
     if path:
-        return format_pointer(path), _message(error)
+        return format_pointer(path), error_message(error)
     try:
         registry = schema_registry(schema, uri)
     except Exception:
-        return _identifier_quoted_in(_message(error), schema), _message(error)
+        return _identifier_quoted_in(error_message(error), schema), error_message(error)
     for reference in iter_references(schema, uri):
         if reference.target is None:
             continue
@@ -415,8 +415,8 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
             compile_reference(reference.target, registry)
         except Exception as failure:
             how = f"{reference.keyword} {reference.value!r} resolves nowhere"
-            return reference.pointer, f"{how}: {_message(failure)}"
-    return "", _message(error)
+            return reference.pointer, f"{how}: {error_message(failure)}"
+    return "", error_message(error)
 
 
 def _identifier_quoted_in(message: str, schema: Mapping[str, Any]) -> str:
@@ -441,7 +441,7 @@ def _check_defaults(path: Path, family: str, schema: Mapping[str, Any], uri: str
         except Exception as error:  # the place cannot be addressed, or the value not checked
             raise FamilyError(
                 family,
-                f"{path}: the default at '{where}' cannot be checked: {_message(error)}",
+                f"{path}: the default at '{where}' cannot be checked: {error_message(error)}",
                 file=str(path),
                 pointer=where,
             ) from None
@@ -455,7 +455,7 @@ def _check_defaults(path: Path, family: str, schema: Mapping[str, Any], uri: str
             )
 
 
-def _message(error: Exception) -> str:
+def error_message(error: Exception) -> str:
     """A library error's own message (jsonschema_rs's ``str()`` adds lines of context)."""
     message = getattr(error, "message", None)
     return message if isinstance(message, str) else str(error) or type(error).__name__

@@ -85,9 +85,9 @@ def migrate(
     return MigrationResult(document=work, family=family, source=source, target=target, plan=plan)
 
 
-def run_step(work: Any, family: Family, step: Step, *, allow_loss: bool = False) -> Any:
-    """Apply one step to ``work`` (which it may change), label and validate the result."""
-    context = StepContext(
+def step_context(family: Family, step: Step) -> StepContext:
+    """The context a step function may ask for: its family, versions, schemas and scope."""
+    return StepContext(
         family=family.name,
         source=step.source,
         target=step.target,
@@ -95,13 +95,18 @@ def run_step(work: Any, family: Family, step: Step, *, allow_loss: bool = False)
         target_schema=family.schema(step.target),
         each=step.spec.each,
     )
+
+
+def run_step(work: Any, family: Family, step: Step, *, allow_loss: bool = False) -> Any:
+    """Apply one step to ``work`` (which it may change), label and validate the result."""
+    context = step_context(family, step)
     if step.spec.direction == "downgrade" and not allow_loss:
-        lost = _data_dropped(work, step, context)
+        lost = data_dropped(work, step, context)
         if lost:
             raise DataLossError(step.info, lost)
-    call = _caller(step, context)
+    call = step_caller(step, context)
     if step.spec.each is None:
-        work = _checked(call(work), step, ())
+        work = checked_output(call(work), step, ())
     else:
         tokens = parse_pointer(step.spec.each)
         records = resolve(work, tokens, _ABSENT)
@@ -110,14 +115,15 @@ def run_step(work: Any, family: Family, step: Step, *, allow_loss: bool = False)
                 step.info, "the records it applies to are not an array", json_path=json_path(tokens)
             )
         for index, record in enumerate(records):
-            records[index] = _checked(call(record, where=(*tokens, index)), step, (*tokens, index))
-    _set_label(work, family.version_pointer, step.target)
+            where: tuple[str | int, ...] = (*tokens, index)
+            records[index] = checked_output(call(record, where=where), step, where)
+    set_label(work, family.version_pointer, step.target)
     if not is_valid(work, family, step.target):
         raise StepOutputInvalidError(step.info, sort_errors(iter_errors(work, family, step.target)))
     return work
 
 
-def _caller(step: Step, context: StepContext) -> Any:
+def step_caller(step: Step, context: StepContext) -> Any:
     """Wrap the step function so that a failure becomes a StepFailedError with a location.
 
     Whatever the step raises becomes a StepFailedError for this document, ``sys.exit`` and
@@ -163,7 +169,7 @@ def _raised_at(error: BaseException, step: Step) -> str:
     return f" (at {frames[-1].filename}:{frames[-1].lineno})"
 
 
-def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:
+def checked_output(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:
     """Refuse a step result that is None or not exact JSON, naming the step and the place."""
     if value is None:
         raise StepFailedError(
@@ -180,7 +186,7 @@ def _checked(value: Any, step: Step, where: tuple[str | int, ...]) -> Any:
     return value
 
 
-def _data_dropped(work: Any, step: Step, context: StepContext) -> list[str]:
+def data_dropped(work: Any, step: Step, context: StepContext) -> list[str]:
     """List the JSON paths whose values the downgrade would drop that differ from defaults."""
     drops = [parse_pointer(p) for p in step.spec.drops]
     if step.spec.each is None:
@@ -208,7 +214,7 @@ def _same(value: Any, default: Any) -> bool:
     return default is not _ABSENT and type(value) is type(default) and value == default
 
 
-def _set_label(document: Any, tokens: tuple[str, ...], label: str) -> None:
+def set_label(document: Any, tokens: tuple[str, ...], label: str) -> None:
     """Write ``label`` at ``tokens``; a new top-level key goes first, as files usually have it."""
     if not tokens:
         return

@@ -236,7 +236,7 @@ def _file_object(report: FileReport) -> dict[str, Any]:
 def _render_github(reports: Sequence[FileReport]) -> str:
     ranked = sorted(
         ((report, problem) for report in reports for problem in report.problems),
-        key=lambda pair: _relevance(pair[1]),
+        key=lambda pair: relevance(pair[1]),
     )
     lines = []
     for report, problem in ranked[:GITHUB_ANNOTATION_LIMIT]:
@@ -261,7 +261,7 @@ def _render_github(reports: Sequence[FileReport]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _relevance(problem: Problem) -> tuple[int, int]:
+def relevance(problem: Problem) -> tuple[int, int]:
     """Whole-file problems first, then shallow JSON paths before deep ones (sort is stable)."""
     return (0 if problem.keyword in _FILE_KEYWORDS else 1, _depth(problem.json_path))
 

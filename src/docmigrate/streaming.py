@@ -41,15 +41,24 @@ from docmigrate.jsonio.writing import (
     _orjson_bytes,
     _python_write,
 )
+from docmigrate.migrator import (
+    checked_output,
+    data_dropped,
+    set_label,
+    step_caller,
+    step_context,
+)
 from docmigrate.pointers import format_pointer, parse_pointer
 from docmigrate.registry import Registry
 from docmigrate.reports import Problem
+from docmigrate.steps import StepContext
 from docmigrate.style import TextStyle, _escapes_non_ascii, detect_style
 from docmigrate.validation import (
     SchemaError,
-    _message,
-    _relevance,
     compile_reference,
+    error_message,
+    is_valid,
+    relevance,
     schema_registry,
 )
 
@@ -223,7 +232,9 @@ class _Errors:
         prefix = (*pointer, record.index)
         for error, place in zip(errors, places, strict=True):
             path = (*prefix, *error.instance_path)
-            self.found.append((SchemaError(path, tuple(error.schema_path), _message(error)), place))
+            self.found.append(
+                (SchemaError(path, tuple(error.schema_path), error_message(error)), place)
+            )
         return False
 
     def add_header(self, family: Family, version: str, header: Header) -> None:
@@ -231,13 +242,13 @@ class _Errors:
         places = header.positions([tuple(error.instance_path) for error in errors])
         for error, place in zip(errors, places, strict=True):
             schema_error = SchemaError(
-                tuple(error.instance_path), tuple(error.schema_path), _message(error)
+                tuple(error.instance_path), tuple(error.schema_path), error_message(error)
             )
             self.found.append((schema_error, place))
 
     def problems(self) -> list[Problem]:
         """The problems, best first as :func:`~docmigrate.validation.sort_errors` orders them."""
-        ordered = sorted(self.found, key=lambda pair: _relevance(pair[0]))
+        ordered = sorted(self.found, key=lambda pair: relevance(pair[0]))
         return [
             Problem(line, column, error.json_path, error.message, error.keyword)
             for error, (line, column) in ordered
@@ -556,36 +567,23 @@ class _RecordSteps:
         pointer: tuple[str, ...],
         settings: UpgradeSettings,
     ) -> None:
-        from docmigrate.migrator import _caller, _checked
-        from docmigrate.steps import StepContext
-
         self.family = family
         self.plan = plan
         self.pointer = pointer
         self.settings = settings
-        self.checked = _checked
+        self.checked = checked_output
         self.calls: list[tuple[Step, StepContext, Callable[..., Any]]] = []
         for step in plan:
-            context = StepContext(
-                family=family.name,
-                source=step.source,
-                target=step.target,
-                source_schema=family.schema(step.source),
-                target_schema=family.schema(step.target),
-                each=step.spec.each,
-            )
-            self.calls.append((step, context, _caller(step, context)))
+            context = step_context(family, step)
+            self.calls.append((step, context, step_caller(step, context)))
         self.validators = [_record_validator(family, step.target, pointer) for step in plan]
         self.spent = 0.0
 
     def header(self, header: Any, *, check: bool = True) -> Any:
         """The header after every step, labelled with each target (and valid at each)."""
-        from docmigrate.migrator import _set_label
-        from docmigrate.validation import is_valid
-
         work = jsonio.clone(header)
         for step in self.plan:
-            _set_label(work, self.family.version_pointer, step.target)
+            set_label(work, self.family.version_pointer, step.target)
             if check and not is_valid(work, self.family, step.target):
                 raise NotStreamable("a step leaves the header invalid")
         return work
@@ -606,8 +604,6 @@ class _RecordSteps:
             self.spent += time.monotonic() - started
 
     def _run(self, record: Record, running: list[Step] | None = None) -> Any:
-        from docmigrate.migrator import _data_dropped
-
         value = record.value
         where: tuple[str | int, ...] = (*self.pointer, record.index)
         last = len(self.calls) - 1
@@ -617,7 +613,7 @@ class _RecordSteps:
             if running is not None:
                 running.append(step)
             downgrade = step.spec.direction == "downgrade" and not self.settings.allow_loss
-            if downgrade and _data_dropped(_wrapped(value, self.pointer), step, context):
+            if downgrade and data_dropped(_wrapped(value, self.pointer), step, context):
                 raise NotStreamable("a downgrade would drop data")
             try:
                 value = call(value, where=where)

@@ -179,11 +179,11 @@ def _to_schema_error(error: Any) -> SchemaError:
     return SchemaError(
         path=tuple(error.instance_path),
         schema_path=tuple(error.schema_path),
-        message=_message(error),
+        message=error_message(error),
     )
 
 
-def _message(error: Any) -> str:
+def error_message(error: Any) -> str:
     """The validator's message, with every allowed value spelled out for ``enum``."""
     options = getattr(error.kind, "options", None)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum) and isinstance(options, list):
@@ -208,7 +208,7 @@ def is_valid(document: Any, family: Family, version: str) -> bool:
     return bool(family.validator(version).is_valid(document))
 
 
-def _relevance(error: SchemaError) -> tuple[bool, int]:
+def relevance(error: SchemaError) -> tuple[bool, int]:
     """Sort key, best first: strong keywords before weak ones, shallow before deep."""
     weak = any(part in _WEAK_KEYWORDS for part in error.schema_path)
     return (weak, len(error.path))
@@ -216,7 +216,7 @@ def _relevance(error: SchemaError) -> tuple[bool, int]:
 
 def sort_errors(errors: Iterable[SchemaError]) -> list[SchemaError]:
     """Order errors best first, keeping document order among equally relevant ones."""
-    return sorted(errors, key=_relevance)
+    return sorted(errors, key=relevance)
 
 
 def best_match(errors: Iterable[SchemaError]) -> SchemaError | None:
