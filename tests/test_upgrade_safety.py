@@ -393,3 +393,22 @@ def test_invalid_files_are_never_backed_up(
     assert code == 1
     assert read_manifest(tmp_path / "bk") == []
     assert json.loads((data / "current.json").read_text())["version"] == "1.1"
+
+
+def test_leftovers_beside_a_symlinked_files_target_are_cleaned(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Temporary files are made beside a link's target, so that is where cleanup looks."""
+    real = tmp_path / "real" / "x.json"
+    real.parent.mkdir()
+    shutil.copy(VALID_10, real)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    planted = real.parent / f".x.json.abcd1234{TEMP_SUFFIX}"
+    planted.write_bytes(b'{"half')
+
+    code, _, err = run(capsys, "upgrade", link, "--in-place")
+
+    assert code == 0
+    assert f"removed {planted}" in err
+    assert not planted.exists()

@@ -44,6 +44,7 @@ from docmigrate.exceptions import WriteError
 
 TEMP_SUFFIX = ".docmigrate-tmp"
 JOURNAL_SUFFIX = ".docmigrate-orig"
+_LEFTOVER_MARK = ".docmigrate-"  # what TEMP_SUFFIX and JOURNAL_SUFFIX begin with
 BACKUP_MANIFEST = "docmigrate-backup-manifest.jsonl"
 """The file that marks a folder as a docmigrate backup folder (never walked as input)."""
 
@@ -81,15 +82,11 @@ def iter_json_files(
 def _walk(folder: Path, exclude: Sequence[str]) -> Iterator[Path]:
     for current, folders, names in os.walk(folder):
         here = Path(current)
-        # Prune in place (os.walk reads the list back): hidden folders and backup folders.
-        folders[:] = sorted(
-            name
-            for name in folders
-            if not name.startswith(".") and not (here / name / BACKUP_MANIFEST).exists()
-        )
-        if (here / BACKUP_MANIFEST).exists():
+        if (here / BACKUP_MANIFEST).exists():  # a backup folder: none of it is input
             folders[:] = []
             continue
+        # Prune in place (os.walk reads the list back); the order makes the output stable.
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
         for name in sorted(names):
             found = here / name
             if name.startswith(".") or not name.endswith(".json") or not found.is_file():
@@ -206,27 +203,34 @@ def remove_leftovers(paths: Iterable[str | Path]) -> list[Leftover]:
 
     Only names this module makes are touched, and only when no live process holds them (see
     the module docstring): temporary files are deleted, and each journal's original bytes are
-    written back into the file it belongs to before the journal is deleted. For a file
-    argument its own folder is searched, for a folder argument the whole tree.
+    written back into the file it belongs to before the journal is deleted. A folder argument
+    is searched as a whole tree; for file arguments, the folder of each file's target (after
+    symbolic links) is searched once, however many of its files are given.
     """
-    done = []
+    trees: set[Path] = set()
+    folders: set[Path] = set()
     for given in paths:
         path = Path(given)
         if str(given) == "-":
             continue
         if path.is_dir():
-            journals = list(path.rglob(f".*{JOURNAL_SUFFIX}"))
-            temporaries = list(path.rglob(f".*{TEMP_SUFFIX}"))
+            trees.add(path)
         else:
-            folder = Path(os.path.realpath(path)).parent
-            journals = list(folder.glob(f".*{JOURNAL_SUFFIX}"))
-            temporaries = list(folder.glob(f".{path.name}.*{TEMP_SUFFIX}"))
-        for journal in journals:
-            if _restore_journal(journal):
-                done.append(Leftover(journal, "restored"))
-        for temporary in temporaries:
-            if _remove_if_abandoned(temporary):
-                done.append(Leftover(temporary, "removed"))
+            folders.add(Path(os.path.realpath(path)).parent)
+    pattern = f".*{_LEFTOVER_MARK}*"
+    found = sorted(
+        {
+            *(p for tree in trees for p in tree.rglob(pattern)),
+            *(p for f in folders for p in f.glob(pattern)),
+        }
+    )
+    done = []
+    for journal in (p for p in found if p.name.endswith(JOURNAL_SUFFIX)):
+        if _restore_journal(journal):
+            done.append(Leftover(journal, "restored"))
+    for temporary in (p for p in found if p.name.endswith(TEMP_SUFFIX)):
+        if _remove_if_abandoned(temporary):
+            done.append(Leftover(temporary, "removed"))
     return done
 
 
