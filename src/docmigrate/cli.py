@@ -53,7 +53,7 @@ from docmigrate.executors import DEFAULT_TIMEOUT, open_executor
 from docmigrate.files import iter_json_files, remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
-from docmigrate.reporters import problem_lines, render
+from docmigrate.reporters import encodable, problem_lines, render
 from docmigrate.reports import FileReport
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported by the commands that use it only
@@ -1098,12 +1098,8 @@ def _echo_json(reports: Sequence[FileReport]) -> None:
             "errors": sum(len(r.problems) for r in reports),
         },
     }
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    # Undecodable file names hold lone surrogates: write them as JSON escapes (\udcXX).
-    click.echo(_LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+    # Undecodable file names hold lone surrogates: shown as text escapes, as validate does.
+    click.echo(json.dumps(encodable(document), indent=2, ensure_ascii=False))
 
 
 def _exit(reports: Sequence[FileReport]) -> None:

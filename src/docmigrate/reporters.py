@@ -52,6 +52,7 @@ __all__ = [
     "REPORT_FORMAT_VERSION",
     "SARIF_SCHEMA_URI",
     "SHOWN_ERRORS_PER_FILE",
+    "encodable",
     "problem_lines",
     "render",
     "report_schema",
@@ -193,7 +194,7 @@ def _render_json(reports: Sequence[FileReport], tool_version: str) -> str:
         "summary": {"files": files, "invalid": invalid, "errors": errors},
         "files": [_file_object(report) for report in reports],
     }
-    return json.dumps(_encodable(document), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(encodable(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def _file_object(report: FileReport) -> dict[str, Any]:
@@ -409,7 +410,7 @@ def _render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
             }
         ],
     }
-    return json.dumps(_encodable(log), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(encodable(log), indent=2, ensure_ascii=False) + "\n"
 
 
 def _sarif_result(report: FileReport, problem: Problem, rule_index: int) -> dict[str, Any]:
@@ -500,7 +501,7 @@ def _counts(reports: Sequence[FileReport]) -> tuple[int, int, int]:
     )
 
 
-def _encodable(value: Any) -> Any:
+def encodable(value: Any) -> Any:
     """``value`` with lone surrogates (from undecodable file names) shown as escapes.
 
     Anything else is left as it is: a string that can be written out as UTF-8.
@@ -508,9 +509,9 @@ def _encodable(value: Any) -> Any:
     if isinstance(value, str):
         return _encodable_text(value)
     if isinstance(value, dict):
-        return {_encodable(key): _encodable(item) for key, item in value.items()}
+        return {encodable(key): encodable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_encodable(item) for item in value]
+        return [encodable(item) for item in value]
     return value
 
 
