@@ -252,23 +252,6 @@ def stream(
             return
 
 
-def run_jobs(
-    jobs: Sequence[UpgradeJob],
-    registry: Registry,
-    source: RegistrySource,
-    options: UpgradeOptions,
-    *,
-    workers: int,
-    fail_fast: bool = False,
-    progress: Callable[[FileReport], None] = lambda _: None,
-) -> Iterator[FileReport]:
-    """Upgrade every job in a :class:`LocalPool` of ``workers``, yielding reports in job order."""
-    tasks = [UpgradeTask(job, options) for job in jobs]
-    return LocalPool(workers).run_tasks(
-        tasks, registry, source, fail_fast=fail_fast, progress=progress
-    )
-
-
 def _reports(
     tasks: Sequence[FileTask],
     registry: Registry,

@@ -776,11 +776,6 @@ class Comparison:
 _NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "<no default>"})()
 
 
-def no_default() -> Any:
-    """The marker :attr:`Change.details` ``default`` holds when a property has no default."""
-    return _NO_DEFAULT
-
-
 def _plainly_same(old: Any, new: Any) -> bool:
     """Equal text is equal meaning only without references (their targets may differ)."""
     text = canonical_text(old)

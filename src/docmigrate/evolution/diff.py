@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from docmigrate import jsonio
-from docmigrate.evolution.compare import Change, Comparison, no_default
+from docmigrate.evolution.compare import Change, Comparison
 from docmigrate.evolution.search import NOT_FOUND, IncomparableError, Sides, find_counterexample
 from docmigrate.family import Family
 
@@ -238,9 +238,3 @@ def _plain(value: Any) -> Any:
 def _compact(value: Any, limit: int = 300) -> str:
     text = jsonio.dumps(value, indent=None)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def describe_default(change: Change) -> str:
-    """The default a property change declares, as JSON, or ``"no default"``."""
-    default = change.details.get("default", no_default())
-    return "no default" if default is no_default() else jsonio.dumps(default)
