@@ -15,7 +15,9 @@ def test_profile():
 MINE = """
 from hypothesis import settings
 
-settings.register_profile("mine", max_examples=7)
+# Explicit deadline: an inherited one would depend on what Hypothesis loaded first (its own
+# `ci` profile when the CI variable is set).
+settings.register_profile("mine", max_examples=7, deadline=321)
 """
 
 
@@ -84,7 +86,7 @@ def test_a_profile_loaded_in_the_users_conftest_is_kept(project: pytest.Pytester
         [
             "docmigrate: Hypothesis profile 'mine' (loaded by this project; "
             "DOCMIGRATE_PROFILE=dev|ci overrides it)",
-            "*examples 7 deadline 0:00:00.200000",
+            "*examples 7 deadline 0:00:00.321000",
         ]
     )
 
@@ -99,7 +101,7 @@ def test_hypothesis_profile_option_is_kept(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "docmigrate: Hypothesis profile 'mine' (from --hypothesis-profile)",
-            "*examples 7 deadline 0:00:00.200000",
+            "*examples 7 deadline 0:00:00.321000",
         ]
     )
 
