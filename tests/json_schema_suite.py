@@ -2,8 +2,9 @@
 
 Each group ``{description, schema, tests}`` that has at least one valid test is *attempted*:
 its schema is written as the one version of a family and loaded (*built* when the loader
-accepts it: a boolean schema, a remote ``$ref`` or a ``default`` its own schema rejects are
-refused, as for any family). Documents are then drawn with :func:`documents`; the group
+accepts it: a boolean schema, a custom metaschema or a ``default`` its own schema rejects
+are refused, as for any family). The suite's ``remotes/`` folder is the family's schema
+resources, under the URI the suite serves it at (``http://localhost:1234/``). Documents are then drawn with :func:`documents`; the group
 *drew valid* when at least one was drawn, and *all drawn valid* when every drawn document
 is accepted by jsonschema-rs and by python-jsonschema (formats asserted by both).
 """
@@ -27,6 +28,8 @@ from docmigrate.loader import load_family
 from docmigrate.testing import documents
 
 SUITE = Path(__file__).parent / "data" / "json-schema-test-suite" / "tests"
+REMOTES = SUITE.parent / "remotes"
+REMOTES_URI = "http://localhost:1234/"
 DRAFTS = {
     "draft4": "http://json-schema.org/draft-04/schema#",
     "draft6": "http://json-schema.org/draft-06/schema#",
@@ -87,9 +90,16 @@ def with_draft(group: Group) -> Any:
 
 
 def build(group: Group, folder: Path) -> Family:
-    """Write the group's schema as the one version of a family in ``folder``; load it."""
+    """Write the group's schema as the one version of a family in ``folder``; load it.
+
+    The suite's remotes are the family's resources (linked, not copied: one folder for all).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "family.toml").write_text('name = "suite"\nversion_pointer = "/~0version"\n')
+    (folder / "family.toml").write_text(
+        'name = "suite"\nversion_pointer = "/~0version"\n'
+        f'[resources]\n"{REMOTES_URI}" = "remotes/"\n'
+    )
+    (folder / "remotes").symlink_to(REMOTES, target_is_directory=True)
     (folder / "1.schema.json").write_bytes(jsonio.dumps(with_draft(group)).encode())
     return load_family(folder)
 

@@ -118,6 +118,9 @@ class Family:
     """``merge``: records accumulate across imports; ``snapshot``: each import is a whole state."""
     newest_by: tuple[str, ...] | None = None
     """Pointer to the value (a timestamp) that orders imports; None: the last import is newest."""
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The schema documents (family.toml ``[resources]``, metaschemas) the versions refer to,
+    by retrieval URI: only those some version reaches."""
     _validators: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -157,7 +160,7 @@ class Family:
         self._require_known(version)
         if version not in self._validators:
             self._validators[version] = compile_schema(
-                self.schemas[version], self.schema_uris[version]
+                self.schemas[version], self.schema_uris[version], self.resources
             )
         return self._validators[version]
 

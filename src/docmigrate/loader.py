@@ -6,6 +6,10 @@ that can fail is made here, once, so that a loaded family is known to be sound: 
 malformed is a :class:`FamilyError` naming the file (and, in a schema, the JSON Pointer of
 the place), never another exception.
 
+Schema references resolve inside a schema file, in the family's schema resources
+(``[resources]`` in family.toml, see :mod:`docmigrate.resources`) and in the drafts'
+metaschemas; a reference that none of these answers is refused, since nothing is fetched.
+
 Importing ``steps.py`` runs the family author's code. If it calls ``sys.exit`` or raises any
 other exception (``BaseException`` included), the family is refused with a FamilyError. A
 ``KeyboardInterrupt`` is the one exception let through, unchanged: it is taken for a real
@@ -29,6 +33,7 @@ from docmigrate.evolution.lock import check_lock
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
 from docmigrate.family import Collection, DetectRules, Family, ImportMode, Step
 from docmigrate.pointers import format_pointer, parse_pointer
+from docmigrate.resources import Resource, known_uris, metaschemas, read_resources
 from docmigrate.schema_walk import (
     iter_references,
     iter_subschemas,
@@ -58,6 +63,7 @@ _TOML_KEYS = {
     "records",
     "mode",
     "newest_by",
+    "resources",
 }
 _DETECT_KEYS = {"required", "equals", "absent"}
 _RECORDS_KEYS = {"pointer", "key"}
@@ -80,7 +86,8 @@ def load_family(folder: str | Path) -> Family:
     toml = folder / "family.toml"
     settings = _read_settings(folder)
     name = settings["name"]
-    schemas, uris, validators = _read_schemas(folder, name)
+    declared = read_resources(folder, name, settings.get("resources", {}))
+    schemas, uris, validators, resources = _read_schemas(folder, name, declared)
     steps = _read_steps(folder, name)
     steps_file = folder / "steps.py"
     versions = _check_graph(name, schemas, steps, steps_file if steps_file.is_file() else folder)
@@ -108,6 +115,7 @@ def load_family(folder: str | Path) -> Family:
         newest_by=None if newest_by is None else _pointer(name, toml, newest_by, "newest_by"),
         schemas=MappingProxyType(schemas),
         schema_uris=MappingProxyType(uris),
+        resources=MappingProxyType(resources),
         steps=tuple(sorted(steps, key=lambda s: (versions.index(s.source), s.target))),
         versions=versions,
         _validators=validators,
@@ -296,24 +304,32 @@ def _is_array_schema(schema: Mapping[str, Any]) -> bool:
 
 
 def _read_schemas(
-    folder: Path, family: str
-) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-    """Read and check each schema file; return schemas, URIs and validators by version."""
+    folder: Path, family: str, declared: Mapping[str, Resource]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any], dict[str, Any]]:
+    """Read and check each schema file; return schemas, URIs and validators by version.
+
+    The fourth result holds the resources (``declared`` ones and metaschemas) that some
+    version reaches, by retrieval URI.
+    """
     schemas: dict[str, Any] = {}
     uris: dict[str, str] = {}
     validators: dict[str, Any] = {}
+    reached: dict[str, Any] = {}
     for path in sorted(folder.glob(f"*{SCHEMA_SUFFIX}")):
         version = path.name[: -len(SCHEMA_SUFFIX)]
         if not version:
             raise FamilyError(family, f"{path}: no version before {SCHEMA_SUFFIX}", file=str(path))
         schema = _read_schema_file(path, family)
-        uri, validators[version] = _check_schema(path, family, schema, version)
+        uri, validators[version], resources = _check_schema(
+            path, family, schema, version, declared
+        )
         schemas[version], uris[version] = schema, uri
+        reached.update(resources)
     if not schemas:
         raise FamilyError(
             family, f"no <version>{SCHEMA_SUFFIX} files in {folder}", file=str(folder)
         )
-    return schemas, uris, validators
+    return schemas, uris, validators, reached
 
 
 def _read_schema_file(path: Path, family: str) -> dict[str, Any]:
@@ -332,8 +348,14 @@ def _read_schema_file(path: Path, family: str) -> dict[str, Any]:
     return schema
 
 
-def _check_schema(path: Path, family: str, schema: dict[str, Any], version: str) -> tuple[str, Any]:
-    """Check one version's schema; return its URI and its compiled validator."""
+def _check_schema(
+    path: Path,
+    family: str,
+    schema: dict[str, Any],
+    version: str,
+    declared: Mapping[str, Resource],
+) -> tuple[str, Any, dict[str, Any]]:
+    """Check one version's schema; return its URI, its validator and the resources it reaches."""
     _check_draft(path, family, schema)
     problems = metaschema_errors(schema)
     if problems:
@@ -345,18 +367,50 @@ def _check_schema(path: Path, family: str, schema: dict[str, Any], version: str)
             pointer=where,
         )
     uri = _schema_uri(schema, family, version)
-    for reference in non_local_references(schema, uri):
-        raise RemoteReferenceError(
-            family,
-            f"{path}: {reference.keyword} {reference.value!r} at '{reference.pointer}' leaves "
-            "the schema; docmigrate resolves references only inside a schema file and never "
-            "fetches one (use #/$defs/...)",
-            file=str(path),
-            pointer=reference.pointer,
-        )
-    validator = _compile(path, family, schema, uri)
-    _check_defaults(path, family, schema, uri)
-    return uri, validator
+    resources = _reached_resources(path, family, schema, uri, declared)
+    validator = _compile(path, family, schema, uri, resources)
+    _check_defaults(path, family, schema, uri, resources)
+    return uri, validator, resources
+
+
+def _reached_resources(
+    path: Path,
+    family: str,
+    schema: Mapping[str, Any],
+    uri: str,
+    declared: Mapping[str, Resource],
+) -> dict[str, Any]:
+    """Return the resources ``schema`` reaches, following references from resource to resource.
+
+    A reference that leaves its document and names no resource (nor a metaschema) is a
+    :class:`RemoteReferenceError` naming the file it is written in.
+    """
+    draft_4 = draft_of(schema).name == "4"
+    available = {**metaschemas(), **declared}
+    owners = known_uris(available, draft_4)
+    reached: dict[str, Any] = {}
+    pending: list[tuple[str, Mapping[str, Any], str]] = [(str(path), schema, uri)]
+    while pending:
+        source, document, base = pending.pop()
+        for reference in non_local_references(document, base, draft_4=draft_4):
+            target = urldefrag(reference.target or "")[0]
+            owner = owners.get(target)
+            if owner is None:
+                raise RemoteReferenceError(
+                    family,
+                    f"{source}: {reference.keyword} {reference.value!r} at "
+                    f"'{reference.pointer}' names {target!r}, which is neither in the schema nor "
+                    "one of the family's schema resources; docmigrate never fetches a schema: "
+                    'declare the document in family.toml [resources] ("<URI>" = "<file>", or '
+                    '"<URI prefix>/" = "<folder>/")',
+                    file=source,
+                    pointer=reference.pointer,
+                )
+            if owner not in reached and owner != uri:
+                resource = available[owner]
+                reached[owner] = resource.document
+                pending.append((resource.source, resource.document, owner))
+    return reached
 
 
 def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
@@ -380,12 +434,14 @@ def _schema_uri(schema: Mapping[str, Any], family: str, version: str) -> str:
     return f"urn:docmigrate:{quote(family)}:{quote(version)}"
 
 
-def _compile(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> Any:
+def _compile(
+    path: Path, family: str, schema: Mapping[str, Any], uri: str, resources: Mapping[str, Any]
+) -> Any:
     """Build the schema's validator now, so that a loaded family always validates."""
     try:
-        return compile_schema(schema, uri)
+        return compile_schema(schema, uri, resources)
     except Exception as error:  # jsonschema_rs raises ValueError kinds; any failure is the schema's
-        where, why = _locate_build_failure(schema, uri, error)
+        where, why = _locate_build_failure(schema, uri, resources, error)
         raise FamilyError(
             family,
             f"{path}: no validator can be built from the schema at '{where}': {why}",
@@ -394,7 +450,9 @@ def _compile(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> An
         ) from None
 
 
-def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception) -> tuple[str, str]:
+def _locate_build_failure(
+    schema: Mapping[str, Any], uri: str, resources: Mapping[str, Any], error: Exception
+) -> tuple[str, str]:
     """Return the JSON Pointer where a validator could not be built, and why.
 
     jsonschema_rs names the place of most problems, but not of a reference that resolves
@@ -405,7 +463,7 @@ def _locate_build_failure(schema: Mapping[str, Any], uri: str, error: Exception)
     if path:
         return format_pointer(path), error_message(error)
     try:
-        registry = schema_registry(schema, uri)
+        registry = schema_registry(schema, uri, resources)
     except Exception:
         return _identifier_quoted_in(error_message(error), schema), error_message(error)
     for reference in iter_references(schema, uri):
@@ -428,9 +486,11 @@ def _identifier_quoted_in(message: str, schema: Mapping[str, Any]) -> str:
     return ""
 
 
-def _check_defaults(path: Path, family: str, schema: Mapping[str, Any], uri: str) -> None:
+def _check_defaults(
+    path: Path, family: str, schema: Mapping[str, Any], uri: str, resources: Mapping[str, Any]
+) -> None:
     """Check each ``default`` against the subschema declaring it, as the schema sees it."""
-    registry = schema_registry(schema, uri)
+    registry = schema_registry(schema, uri, resources)
     for sub in iter_subschemas(schema, uri):
         if "default" not in sub.schema:
             continue

@@ -108,13 +108,20 @@ def _children(path: tuple[str, ...], keyword: str, value: Any, base: str) -> lis
     return []
 
 
-def iter_subschemas(root: Mapping[str, Any], base: str = "") -> Iterator[Subschema]:
+def iter_subschemas(
+    root: Mapping[str, Any], base: str = "", *, draft_4: bool = False
+) -> Iterator[Subschema]:
     """Yield every subschema of ``root`` (itself included), depth first.
 
     Boolean subschemas are skipped: they hold no keyword. A ``$id`` (``id`` in Draft 4) that
     is not a URI reference leaves the base as it was (the metaschema check reports it).
+    ``draft_4`` says whether a root without ``$schema`` is Draft 4 (a resource read as the
+    draft of the schema referring to it).
     """
-    identifier = "id" if str(root.get("$schema", "")).rstrip("#") == DRAFT_4 else "$id"
+    declared = root.get("$schema")
+    if isinstance(declared, str):
+        draft_4 = declared.rstrip("#") == DRAFT_4
+    identifier = "id" if draft_4 else "$id"
     stack: list[_Child] = [((), root, base)]
     while stack:
         path, node, node_base = stack.pop()
@@ -129,26 +136,30 @@ def iter_subschemas(root: Mapping[str, Any], base: str = "") -> Iterator[Subsche
         stack.extend(reversed(children))
 
 
-def iter_references(root: Mapping[str, Any], base: str = "") -> Iterator[Reference]:
+def iter_references(
+    root: Mapping[str, Any], base: str = "", *, draft_4: bool = False
+) -> Iterator[Reference]:
     """Yield every string ``$ref``, ``$dynamicRef`` and ``$recursiveRef`` of ``root``."""
-    for sub in iter_subschemas(root, base):
+    for sub in iter_subschemas(root, base, draft_4=draft_4):
         for keyword in REFERENCE_KEYWORDS:
             value = sub.schema.get(keyword)
             if isinstance(value, str):
                 yield Reference(sub.pointer, keyword, value, sub.base)
 
 
-def non_local_references(root: Mapping[str, Any], base: str) -> list[Reference]:
+def non_local_references(
+    root: Mapping[str, Any], base: str, *, draft_4: bool = False
+) -> list[Reference]:
     """Return each reference that leaves the document.
 
     A reference is local when it is a fragment (``#/$defs/x``) or names an ``$id`` embedded
     in the same schema document. One that is not a URI reference at all is not returned
     (it cannot be fetched; the metaschema check reports it).
     """
-    subschemas = list(iter_subschemas(root, base))
+    subschemas = list(iter_subschemas(root, base, draft_4=draft_4))
     known = {urldefrag(s.base)[0] for s in subschemas} | {urldefrag(base)[0]}
     found = []
-    for reference in iter_references(root, base):
+    for reference in iter_references(root, base, draft_4=draft_4):
         target = reference.target
         if target is not None and urldefrag(target)[0] not in known:
             found.append(reference)

@@ -3,8 +3,9 @@
 Two tiers, as in jsonschema: :func:`iter_errors` yields every problem as a
 :class:`SchemaError`; :func:`validate` raises :class:`DocumentInvalidError` carrying them all,
 best first. Formats are asserted, regular expressions follow ECMA-262 (a ``$`` does not match
-before a trailing newline), and ``$ref`` resolves only inside the schema: the validator is
-built offline, so no network access is ever attempted. A schema's ``$schema`` names its draft
+before a trailing newline), and ``$ref`` resolves only inside the schema and the family's
+schema resources (:mod:`docmigrate.resources`): the validator is built offline, so no
+network access is ever attempted. A schema's ``$schema`` names its draft
 (:data:`DRAFTS`); without one it is read as Draft 2020-12.
 """
 
@@ -118,20 +119,32 @@ class SchemaError:
         return ""
 
 
-def compile_schema(schema: Mapping[str, Any], uri: str) -> Any:
+def compile_schema(
+    schema: Mapping[str, Any], uri: str, resources: Mapping[str, Mapping[str, Any]] | None = None
+) -> Any:
     """Build an offline, format-asserting validator for ``schema`` known as ``uri``.
 
+    ``resources`` are the other schema documents its references may reach, by retrieval URI.
     Raises whatever jsonschema_rs raises when it cannot build one (a ``ValueError``: an
     invalid regular expression, a ``$ref`` that resolves nowhere, ...); the family loader
     builds every validator once, so a loaded family never fails here.
     """
     draft = draft_of(schema)
-    return _build(dict(schema), schema_registry(schema, uri), base=uri, draft=draft)
+    registry = schema_registry(schema, uri, resources)
+    return _build(dict(schema), registry, base=uri, draft=draft)
 
 
-def schema_registry(schema: Mapping[str, Any], uri: str) -> Any:
-    """Return a jsonschema_rs registry that knows ``schema`` (and its embedded ``$id``s)."""
-    return jsonschema_rs.Registry([(uri, dict(schema))], draft=draft_of(schema).registry_draft)
+def schema_registry(
+    schema: Mapping[str, Any], uri: str, resources: Mapping[str, Mapping[str, Any]] | None = None
+) -> Any:
+    """Return a jsonschema_rs registry that knows ``schema`` and ``resources`` (by URI).
+
+    Their embedded ``$id``s are known too. A resource without ``$schema`` is read as the
+    draft of ``schema``, the one referring to it.
+    """
+    documents = [(uri, dict(schema))]
+    documents += [(u, dict(d)) for u, d in (resources or {}).items() if u != uri]
+    return jsonschema_rs.Registry(documents, draft=draft_of(schema).registry_draft)
 
 
 def compile_reference(target: str, registry: Any, draft: Draft = DEFAULT_DRAFT) -> Any:

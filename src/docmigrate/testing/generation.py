@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -97,8 +97,18 @@ Key = tuple[tuple[Node, ...], tuple[Node, ...], int]
 class Generator:
     """Builds (once) and caches the strategies for one schema document."""
 
-    def __init__(self, schema: Any, uri: str, *, biased_arrays: bool = True) -> None:
-        self.index = SchemaIndex.build(schema, uri)
+    def __init__(
+        self,
+        schema: Any,
+        uri: str,
+        *,
+        biased_arrays: bool = True,
+        resources: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Prepare for ``schema`` (2020-12) known as ``uri``; ``resources`` are the other
+        (2020-12) schema documents its references reach, by retrieval URI."""
+        self.resources = dict(resources or {})
+        self.index = SchemaIndex.build(schema, uri, self.resources)
         self._schema, self._uri = schema, uri
         self._registry: Any = None
         place = self.index.place_of(schema, f"{uri}#")
@@ -359,7 +369,8 @@ class Generator:
         ):
             return _standalone(node.schema)
         if self._registry is None:
-            self._registry = jsonschema_rs.Registry([(self._uri, self._schema)])
+            others = [(u, d) for u, d in self.resources.items() if u != self._uri]
+            self._registry = jsonschema_rs.Registry([(self._uri, self._schema), *others])
         uri, _, pointer = node.place.where.partition("#")
         target = (
             f"{uri}#{quote(pointer, safe='/~$')}" if pointer.startswith("/") else node.place.where

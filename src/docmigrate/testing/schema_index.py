@@ -3,13 +3,14 @@
 The generator follows ``$ref`` itself, so it needs what a validator's registry knows: each
 schema resource (the document and every embedded ``$id``) by URI, each ``$anchor`` and
 ``$dynamicAnchor``, and for every subschema its absolute location (``uri#/json/pointer``)
-and the base URI in effect there. References resolve only inside the document: a family's
-schemas never leave it (the loader refuses those that would).
+and the base URI in effect there. References resolve inside the document and the other
+schema documents given with it (a family's schema resources, by retrieval URI): the loader
+refuses a family whose references lead anywhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
@@ -29,7 +30,7 @@ class Place:
 
 @dataclass
 class SchemaIndex:
-    """Resources, anchors and places of one (2020-12) schema document."""
+    """Resources, anchors and places of one (2020-12) schema document and those it refers to."""
 
     root: Any
     uri: str
@@ -40,10 +41,19 @@ class SchemaIndex:
     _keep: list[Any] = field(default_factory=list)
 
     @classmethod
-    def build(cls, root: Any, uri: str) -> SchemaIndex:
-        """Index ``root``, known as ``uri``."""
+    def build(
+        cls, root: Any, uri: str, documents: Mapping[str, Any] | None = None
+    ) -> SchemaIndex:
+        """Index ``root``, known as ``uri``, and ``documents`` (2020-12 too) by retrieval URI."""
         index = cls(root, uri)
-        index.resources[uri] = root  # also known by the URI it was loaded under
+        for document_uri, document in [*(documents or {}).items(), (uri, root)]:
+            index._add(document, document_uri)
+        return index
+
+    def _add(self, root: Any, uri: str) -> None:
+        """Index one document, known as ``uri`` (the URI it was loaded under)."""
+        index = self
+        index.resources[uri] = root
         for node, place, resource in _walk(root, uri):
             index._keep.append(node)
             index.places[id(node)] = place
@@ -58,7 +68,6 @@ class SchemaIndex:
                     table.setdefault((resource, name), node)
                     if keyword == "$dynamicAnchor":
                         index.anchors.setdefault((resource, name), node)
-        return index
 
     def place_of(self, node: Any, fallback: str) -> Place:
         """The place of an indexed subschema (``fallback`` for one reached oddly)."""

@@ -39,13 +39,27 @@ def documents(family: FamilyLike, version: str | None = None) -> JSONStrategy:
     built = _BUILT.setdefault(family, {})
     if version not in built:
         schema = family.schema(version)
+        draft = draft_of(schema).name
         generator = Generator(
-            to_2020_12(schema, draft_of(schema).name), family.schema_uris[version]
+            to_2020_12(schema, draft),
+            family.schema_uris[version],
+            resources=resources_in_2020_12(family.resources, draft),
         )
         built[version] = generator.strategy().filter(
             lambda document: is_valid(document, family, version)
         )
     return built[version]
+
+
+def resources_in_2020_12(resources: Mapping[str, Any], draft: str) -> dict[str, Any]:
+    """The schema resources rewritten for the generator; ``draft`` is the referring schema's.
+
+    A resource declaring ``$schema`` keeps its own draft; one without is read as ``draft``.
+    """
+    return {
+        uri: to_2020_12(document, draft_of(document).name if "$schema" in document else draft)
+        for uri, document in resources.items()
+    }
 
 
 def from_schema(schema: Mapping[str, Any] | bool) -> JSONStrategy:
