@@ -45,6 +45,8 @@ MAX_ITEMS = 4
 MAX_EXTRA_PROPERTIES = 2
 DEPTH_BUDGET = 6
 """Nesting beyond which only what the schema requires is drawn."""
+OPTIONAL_BUDGET = 8
+"""Optional properties an object holds on average at the top, one fewer per level down."""
 _KINDS = ("object", "array", "string", "integer", "fraction", "boolean", "null")
 TYPE_KINDS: dict[str, frozenset[str]] = {
     "object": frozenset({"object"}),
@@ -403,11 +405,15 @@ class Generator:
         if len(required) > (high if high is not None else len(required)):
             return st.nothing()
         extra_names = self._extra_names(members)
+        odds = _optional_odds(sum(n not in required for n in values), depth)
 
         @st.composite
         def draw_object(draw: st.DrawFn) -> dict[str, Any]:
             chosen = [
-                n for n in values if n in required or (not deep and draw(st.integers(0, 3)) > 0)
+                n
+                for n in values
+                if n in required
+                or (not deep and draw(st.integers(1, odds.denominator)) <= odds.numerator)
             ]
             optional = [n for n in chosen if n not in required]
             if high is not None and len(chosen) > high:
@@ -598,6 +604,17 @@ def _forbids_one_property(node: Node) -> bool:
     """``not: {required: [name]}``: the property is absent (for objects)."""
     schema = node.schema
     return isinstance(schema, dict) and set(schema) == {"required"} and len(schema["required"]) == 1
+
+
+def _optional_odds(optional: int, depth: int) -> Fraction:
+    """The chance of drawing each of ``optional`` properties of an object at ``depth``.
+
+    Three in four, but no more than :data:`OPTIONAL_BUDGET` (less one per level) expected:
+    a schema of many optional subschemas, like a metaschema, would otherwise draw documents
+    whose size grows as a power of their depth.
+    """
+    budget = max(1, OPTIONAL_BUDGET - depth)
+    return min(Fraction(3, 4), Fraction(budget, max(optional, 1)))
 
 
 def _only_type(node: Node) -> bool:
