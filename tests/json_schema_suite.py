@@ -4,9 +4,10 @@ Each group ``{description, schema, tests}`` that has at least one valid test is 
 its schema is written as the one version of a family and loaded (*built* when the loader
 accepts it: a boolean schema, a custom metaschema or a ``default`` its own schema rejects
 are refused, as for any family). The suite's ``remotes/`` folder is the family's schema
-resources, under the URI the suite serves it at (``http://localhost:1234/``). Documents are then drawn with :func:`documents`; the group
-*drew valid* when at least one was drawn, and *all drawn valid* when every drawn document
-is accepted by jsonschema-rs and by python-jsonschema (formats asserted by both).
+resources, under the URI the suite serves it at (``http://localhost:1234/``). Documents
+are then drawn with :func:`documents`; the group *drew valid* when at least one was
+drawn, and *all drawn valid* when every drawn document is accepted by jsonschema-rs and by
+python-jsonschema (formats asserted by both).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from docmigrate.family import Collection, DetectRules, Family, ImportMode, Step
 from docmigrate.pointers import format_pointer, parse_pointer
 from docmigrate.resources import Resource, known_uris, metaschemas, read_resources
 from docmigrate.schema_walk import (
+    Documents,
     iter_references,
     iter_subschemas,
     non_local_references,
@@ -100,8 +101,9 @@ def load_family(folder: str | Path) -> Family:
             name, f"{toml}: default_version {default_version!r} has no schema file", file=str(toml)
         )
     collections = _collections(name, toml, settings)
+    current = Documents(uris[versions[-1]], resources)
     for collection in collections:
-        _check_collection(name, toml, collection, schemas[versions[-1]], versions[-1])
+        _check_collection(name, toml, collection, schemas[versions[-1]], versions[-1], current)
     newest_by = settings.get("newest_by")
     family = Family(
         name=name,
@@ -253,10 +255,15 @@ def _refuse_overlapping(family: str, toml: Path, found: list[Collection]) -> Non
 
 
 def _check_collection(
-    family: str, toml: Path, collection: Collection, schema: Mapping[str, Any], version: str
+    family: str,
+    toml: Path,
+    collection: Collection,
+    schema: Mapping[str, Any],
+    version: str,
+    documents: Documents,
 ) -> None:
     """Refuse a records pointer that the current schema shows cannot lead to an array."""
-    problem = collection_problem(schema, collection.pointer)
+    problem = collection_problem(schema, collection.pointer, documents)
     if problem:
         raise FamilyError(
             family,
@@ -266,19 +273,22 @@ def _check_collection(
         )
 
 
-def collection_problem(schema: Mapping[str, Any], pointer: tuple[str, ...]) -> str | None:
+def collection_problem(
+    schema: Mapping[str, Any], pointer: tuple[str, ...], documents: Documents | None = None
+) -> str | None:
     """Say why ``schema`` rules out an array at ``pointer``, or None when it may hold one.
 
     Only what the schema states is judged: a place it does not describe passes here and is
-    checked in each document the store writes.
+    checked in each document the store writes. ``documents`` lets ``$ref``s into the
+    family's schema resources be followed.
     """
     for depth, token in enumerate(pointer):
-        parent = schema_at(schema, format_pointer(pointer[:depth]))
+        parent = schema_at(schema, format_pointer(pointer[:depth]), documents)
         if parent is None:
             return None
         if _is_array_schema(parent):
             return f"goes through an array at {format_pointer(pointer[:depth]) or '/'}"
-        child = schema_at(schema, format_pointer(pointer[: depth + 1]))
+        child = schema_at(schema, format_pointer(pointer[: depth + 1]), documents)
         if child is None:
             closed = parent.get("additionalProperties") is False and not parent.get(
                 "patternProperties"
@@ -287,7 +297,7 @@ def collection_problem(schema: Mapping[str, Any], pointer: tuple[str, ...]) -> s
                 where = format_pointer(pointer[:depth]) or "/"
                 return f"the schema allows no member {token!r} at {where}"
             return None
-    target = schema_at(schema, format_pointer(pointer))
+    target = schema_at(schema, format_pointer(pointer), documents)
     kinds = None if target is None else target.get("type")
     if isinstance(kinds, str):
         kinds = [kinds]

@@ -26,7 +26,7 @@ from docmigrate.exceptions import (
 from docmigrate.family import Family, Step
 from docmigrate.json_values import find_non_json
 from docmigrate.pointers import format_pointer, json_path, parse_pointer, resolve
-from docmigrate.schema_walk import schema_at
+from docmigrate.schema_walk import Documents, schema_at
 from docmigrate.steps import StepContext, describe_exit, takes_context
 from docmigrate.validation import is_valid, iter_errors, sort_errors, validate
 
@@ -94,6 +94,8 @@ def step_context(family: Family, step: Step) -> StepContext:
         source_schema=family.schema(step.source),
         target_schema=family.schema(step.target),
         each=step.spec.each,
+        source_documents=Documents(family.schema_uris[step.source], family.resources),
+        target_documents=Documents(family.schema_uris[step.target], family.resources),
     )
 
 
@@ -201,7 +203,9 @@ def data_dropped(work: Any, step: Step, context: StepContext) -> list[str]:
         prefix = f"{step.spec.each}/-"
     lost = []
     for drop in drops:
-        declared = schema_at(context.source_schema, prefix + format_pointer(drop))
+        declared = schema_at(
+            context.source_schema, prefix + format_pointer(drop), context.source_documents
+        )
         default = declared.get("default", _ABSENT) if isinstance(declared, Mapping) else _ABSENT
         for where, owner in owners:
             value = resolve(owner, drop, _ABSENT)

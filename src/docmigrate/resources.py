@@ -89,12 +89,16 @@ def _declared_files(
         raise _toml_error(family, toml, f"{where}: the value must be a path (a string)")
     pure = PurePosixPath(relative)
     if pure.is_absolute() or ".." in pure.parts:
-        raise _toml_error(family, toml, f"{where}: {relative!r} must be a path inside the family folder")
+        raise _toml_error(
+            family, toml, f"{where}: {relative!r} must be a path inside the family folder"
+        )
     path = folder / pure
     if uri.endswith("/"):
         if not path.is_dir():
             raise _toml_error(
-                family, toml, f"{where}: a URI prefix (ending in /) needs a folder; {path} is not one"
+                family,
+                toml,
+                f"{where}: a URI prefix (ending in /) needs a folder; {path} is not one",
             )
         files = sorted(p for p in path.rglob(f"*{RESOURCE_SUFFIX}") if p.is_file())
         if not files:

@@ -166,24 +166,64 @@ def non_local_references(
     return found
 
 
-def _follow_ref(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow same-document ``$ref`` chains (``#/...``) so properties can be read."""
+@dataclass(frozen=True)
+class Documents:
+    """Where ``$ref`` chains may lead: the schema document and the resources beside it."""
+
+    base: str = ""
+    """The URI the schema document is known by (references resolve against it)."""
+    resources: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    """The family's schema resources, by retrieval URI."""
+
+
+_Located = tuple[Mapping[str, Any], Mapping[str, Any], str]
+"""A subschema, the document holding it and that document's URI."""
+
+
+def _follow_ref(
+    root: Mapping[str, Any], schema: Mapping[str, Any], base: str, documents: Documents
+) -> _Located:
+    """Follow ``$ref`` chains (JSON Pointer fragments, into resources too) to read properties.
+
+    A chain stops at a reference it cannot follow (an anchor, an unknown URI): what is read
+    there is then only what the schema states in place.
+    """
     seen = 0
-    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#") and seen < 50:
-        target = resolve(root, parse_pointer(schema["$ref"][1:]), default=None)
+    while isinstance(schema.get("$ref"), str) and seen < 50:
+        reference: str = schema["$ref"]
+        if reference.startswith("#"):
+            fragment = reference[1:]
+        else:
+            uri, fragment = urldefrag(join_uri(base, reference) or "")
+            if uri not in documents.resources:
+                break
+            root, base = documents.resources[uri], uri
+        if fragment and not fragment.startswith("/"):
+            break
+        target = resolve(root, parse_pointer(fragment), default=None)
         if not isinstance(target, Mapping):
             break
         schema, seen = target, seen + 1
-    return schema
+    return schema, root, base
 
 
-def schema_at(root: Mapping[str, Any], document_pointer: str) -> Mapping[str, Any] | None:
+def schema_at(
+    root: Mapping[str, Any], document_pointer: str, documents: Documents | None = None
+) -> Mapping[str, Any] | None:
     """Return the schema that applies to the value at ``document_pointer`` (``-`` = any item).
 
-    Follows ``properties``, ``items``/``prefixItems`` and same-document ``$ref``; returns None
-    when the place is not described by a plain object/array schema.
+    Follows ``properties``, ``items``/``prefixItems`` and ``$ref`` (inside ``root``, and
+    into the ``documents``' resources); returns None when the place is not described by a
+    plain object/array schema.
     """
-    schema: Mapping[str, Any] = _follow_ref(root, root)
+    found = _located_at(root, document_pointer, documents or Documents())
+    return None if found is None else found[0]
+
+
+def _located_at(
+    root: Mapping[str, Any], document_pointer: str, documents: Documents
+) -> _Located | None:
+    schema, root, base = _follow_ref(root, root, documents.base, documents)
     for token in parse_pointer(document_pointer):
         if token == "-" or token.isdigit():
             nxt = schema.get("items")
@@ -191,19 +231,23 @@ def schema_at(root: Mapping[str, Any], document_pointer: str) -> Mapping[str, An
             nxt = schema.get("properties", {}).get(token)
         if not isinstance(nxt, Mapping):
             return None
-        schema = _follow_ref(root, nxt)
-    return schema
+        schema, root, base = _follow_ref(root, nxt, base, documents)
+    return schema, root, base
 
 
-def property_defaults(root: Mapping[str, Any], document_pointer: str) -> dict[str, Any]:
+def property_defaults(
+    root: Mapping[str, Any], document_pointer: str, documents: Documents | None = None
+) -> dict[str, Any]:
     """Return ``{name: default}`` for the properties that declare one at ``document_pointer``."""
-    schema = schema_at(root, document_pointer)
-    if schema is None:
+    documents = documents or Documents()
+    found = _located_at(root, document_pointer, documents)
+    if found is None:
         return {}
+    schema, root, base = found
     defaults = {}
     for name, sub in schema.get("properties", {}).items():
         if isinstance(sub, Mapping):
-            sub = _follow_ref(root, sub)
+            sub = _follow_ref(root, sub, base, documents)[0]
             if "default" in sub:
                 defaults[name] = sub["default"]
     return defaults

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from docmigrate import jsonio
 from docmigrate.pointers import parse_pointer
-from docmigrate.schema_walk import property_defaults
+from docmigrate.schema_walk import Documents, property_defaults
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +48,10 @@ class StepContext:
     source_schema: Mapping[str, Any]
     target_schema: Mapping[str, Any]
     each: str | None = None
+    source_documents: Documents = field(default_factory=Documents)
+    """The source schema's URI and the family's schema resources its ``$ref``s may reach."""
+    target_documents: Documents = field(default_factory=Documents)
+    """The target schema's URI and the family's schema resources its ``$ref``s may reach."""
     _defaults: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def defaults(self, pointer: str | None = None) -> dict[str, Any]:
@@ -60,7 +64,9 @@ class StepContext:
         if pointer is None:
             pointer = f"{self.each}/-" if self.each is not None else ""
         if pointer not in self._defaults:
-            self._defaults[pointer] = property_defaults(self.target_schema, pointer)
+            self._defaults[pointer] = property_defaults(
+                self.target_schema, pointer, self.target_documents
+            )
         copy: dict[str, Any] = jsonio.clone(self._defaults[pointer])  # type: ignore[assignment]
         return copy
 

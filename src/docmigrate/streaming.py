@@ -182,7 +182,9 @@ def _record_validator(family: Family, version: str, pointer: tuple[str, ...]) ->
         built[version] = (
             None
             if location is None
-            else compile_reference(f"{uri}#{location}", schema_registry(schema, uri))
+            else compile_reference(
+                f"{uri}#{location}", schema_registry(schema, uri, family.resources)
+            )
         )
     return built[version]
 

@@ -107,8 +107,11 @@ class Generator:
         biased_arrays: bool = True,
         resources: Mapping[str, Any] | None = None,
     ) -> None:
-        """Prepare for ``schema`` (2020-12) known as ``uri``; ``resources`` are the other
-        (2020-12) schema documents its references reach, by retrieval URI."""
+        """Prepare for ``schema`` (2020-12) known as ``uri``.
+
+        ``resources`` are the other (2020-12) schema documents its references reach, by
+        retrieval URI.
+        """
         self.resources = dict(resources or {})
         self.index = SchemaIndex.build(schema, uri, self.resources)
         self._schema, self._uri = schema, uri
