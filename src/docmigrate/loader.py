@@ -330,9 +330,7 @@ def _read_schemas(
         if not version:
             raise FamilyError(family, f"{path}: no version before {SCHEMA_SUFFIX}", file=str(path))
         schema = _read_schema_file(path, family)
-        uri, validators[version], resources = _check_schema(
-            path, family, schema, version, declared
-        )
+        uri, validators[version], resources = _check_schema(path, family, schema, version, declared)
         schemas[version], uris[version] = schema, uri
         reached.update(resources)
     if not schemas:

@@ -41,9 +41,7 @@ class SchemaIndex:
     _keep: list[Any] = field(default_factory=list)
 
     @classmethod
-    def build(
-        cls, root: Any, uri: str, documents: Mapping[str, Any] | None = None
-    ) -> SchemaIndex:
+    def build(cls, root: Any, uri: str, documents: Mapping[str, Any] | None = None) -> SchemaIndex:
         """Index ``root``, known as ``uri``, and ``documents`` (2020-12 too) by retrieval URI."""
         index = cls(root, uri)
         for document_uri, document in [*(documents or {}).items(), (uri, root)]:
