@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
 from docmigrate.pointers import format_pointer, parse_pointer, resolve
 
@@ -190,21 +190,35 @@ def _follow_ref(
     """
     seen = 0
     while isinstance(schema.get("$ref"), str) and seen < 50:
-        reference: str = schema["$ref"]
-        if reference.startswith("#"):
-            fragment = reference[1:]
-        else:
-            uri, fragment = urldefrag(join_uri(base, reference) or "")
-            if uri not in documents.resources:
-                break
-            root, base = documents.resources[uri], uri
-        if fragment and not fragment.startswith("/"):
+        found = follow_reference(root, base, schema["$ref"], documents)
+        if found is None:
             break
-        target = resolve(root, parse_pointer(fragment), default=None)
-        if not isinstance(target, Mapping):
-            break
-        schema, seen = target, seen + 1
+        (schema, root, base), seen = found, seen + 1
     return schema, root, base
+
+
+def follow_reference(
+    root: Mapping[str, Any], base: str, reference: str, documents: Documents
+) -> _Located | None:
+    """Resolve one ``$ref`` met in ``root`` (known as ``base``) to a JSON Pointer's target.
+
+    Returns the target object, the document holding it and that document's URI; None for a
+    reference it cannot follow (an anchor, an unknown URI, a pointer leading nowhere).
+    """
+    if reference.startswith("#"):
+        fragment = reference[1:]
+    else:
+        uri, fragment = urldefrag(join_uri(base, reference) or "")
+        if uri not in documents.resources:
+            return None
+        root, base = documents.resources[uri], uri
+    if fragment and not fragment.startswith("/"):
+        return None
+    try:
+        target = resolve(root, parse_pointer(unquote(fragment)), default=None)
+    except ValueError:  # not a JSON Pointer
+        return None
+    return (target, root, base) if isinstance(target, Mapping) else None
 
 
 def schema_at(

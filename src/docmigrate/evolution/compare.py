@@ -106,9 +106,16 @@ class _Where:
 class Comparison:
     """The side-by-side walk of two (2020-12) schemas; :meth:`changes` lists what differs."""
 
-    def __init__(self, old: Any, new: Any) -> None:
-        self.old_index = SchemaIndex.build(old, OLD_URI)
-        self.new_index = SchemaIndex.build(new, NEW_URI)
+    def __init__(
+        self,
+        old: Any,
+        new: Any,
+        old_resources: Mapping[str, Any] | None = None,
+        new_resources: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Prepare to compare ``old`` and ``new``, each with the (2020-12) resources it reads."""
+        self.old_index = SchemaIndex.build(old, OLD_URI, old_resources)
+        self.new_index = SchemaIndex.build(new, NEW_URI, new_resources)
         self.old, self.new = old, new
         self._changes: list[Change] = []
         self._seen: dict[tuple[str, str, Polarity], list[int]] = {}
@@ -160,7 +167,11 @@ class Comparison:
             base = index.place_of(node, pointer).base
             found = index.resolve(base, node["$ref"])
             if found is None:
-                return node, pointer, f"$ref {node['$ref']!r} resolves nowhere inside the schema"
+                return (
+                    node,
+                    pointer,
+                    f"$ref {node['$ref']!r} resolves nowhere (schema or resources)",
+                )
             node, place = found
             pointer = place.where
             hops += 1

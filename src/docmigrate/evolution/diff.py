@@ -87,15 +87,22 @@ def diff_schemas(
     old_label: str = "old",
     new_label: str = "new",
     examples: int | None = None,
+    resources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Diff:
-    """Compare two schemas; never raises for schemas that cannot be compared (all undecided)."""
+    """Compare two schemas; never raises for schemas that cannot be compared (all undecided).
+
+    ``resources`` are the schema documents their ``$ref``s may reach (a family's schema
+    resources, by retrieval URI): both sides are compared after following them.
+    """
     budget = default_examples() if examples is None else examples
     try:
-        sides = Sides.of(old, new)
+        sides = Sides.of(old, new, resources)
     except IncomparableError as error:
         return _undecided(old_label, new_label, str(error))
     try:
-        changes = Comparison(sides.old, sides.new).changes()
+        changes = Comparison(
+            sides.old, sides.new, sides.old_resources, sides.new_resources
+        ).changes()
     except RecursionError:
         return _undecided(old_label, new_label, "the schemas nest too deeply to compare")
     findings = tuple(_judge(sides, change, budget) for change in changes)
@@ -118,7 +125,12 @@ def diff_schemas(
 def diff_versions(family: Family, old: str, new: str, *, examples: int | None = None) -> Diff:
     """Compare two versions of ``family`` (UnknownVersionError for a version it lacks)."""
     return diff_schemas(
-        family.schema(old), family.schema(new), old_label=old, new_label=new, examples=examples
+        family.schema(old),
+        family.schema(new),
+        old_label=old,
+        new_label=new,
+        examples=examples,
+        resources=family.resources,
     )
 
 

@@ -138,10 +138,12 @@ def step_from_diff(family: Family, version: str) -> Path:
     stub = next((m for m in _STUB.finditer(text) if m["edge"] == f"{source} -> {version}"), None)
     if stub is None:
         raise UsageError(f"{steps_path}: no docmigrate-stub for {source} -> {version} to replace")
-    sides = Sides.of(family.schema(source), family.schema(version))
+    sides = Sides.of(family.schema(source), family.schema(version), family.resources)
     level = json_path([*(family.records_pointer or ())]) + ("[*]" if family.records_pointer else "")
     added, removed, refused = [], [], []
-    for change in Comparison(sides.old, sides.new).changes():
+    for change in Comparison(
+        sides.old, sides.new, sides.old_resources, sides.new_resources
+    ).changes():
         details = change.details
         if change.kind == "default" or (
             change.kind == "const" and change.old_location.endswith(_label_place(family))

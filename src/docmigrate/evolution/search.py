@@ -12,12 +12,12 @@ from the schemas as written); Hypothesis shrinks a confirmed one to a small docu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from docmigrate.evolution.compare import NEW_URI, OLD_URI, Change, RouteStep, iter_hints
 from docmigrate.exceptions import DocmigrateError
-from docmigrate.testing.normalize import DRAFT_2020_12, to_2020_12
+from docmigrate.testing.normalize import DRAFT_2020_12, resources_in_2020_12, to_2020_12
 from docmigrate.validation import compile_schema, find_draft
 
 FOCUS_URI = "urn:docmigrate:diff:focus"
@@ -38,16 +38,34 @@ class Sides:
     old: Any
     """The old schema in 2020-12, known as :data:`OLD_URI`."""
     new: Any
+    old_resources: Mapping[str, Any] = field(default_factory=dict)
+    """The schema resources as the old schema reads them, in 2020-12, by retrieval URI."""
+    new_resources: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, old: Mapping[str, Any] | bool, new: Mapping[str, Any] | bool) -> Sides:
-        """Prepare ``old`` and ``new``; :class:`IncomparableError` says why it cannot be done."""
+    def of(
+        cls,
+        old: Mapping[str, Any] | bool,
+        new: Mapping[str, Any] | bool,
+        resources: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Sides:
+        """Prepare ``old`` and ``new``; :class:`IncomparableError` says why it cannot be done.
+
+        ``resources`` are the schema documents (a family's) their references may reach.
+        """
+        resources = resources or {}
         return cls(
-            _validator(old, OLD_URI, "old"),
-            _validator(new, NEW_URI, "new"),
+            _validator(old, OLD_URI, "old", resources),
+            _validator(new, NEW_URI, "new", resources),
             _normalised(old, OLD_URI, "old"),
             _normalised(new, NEW_URI, "new"),
+            resources_in_2020_12(resources, _declared_draft(old, "old")),
+            resources_in_2020_12(resources, _declared_draft(new, "new")),
         )
+
+    def resources_of(self, role: str) -> Mapping[str, Any]:
+        """The resources as the source schema of ``role`` (reader: old, writer: new) reads them."""
+        return self.old_resources if role == "reader" else self.new_resources
 
     def breaks(self, value: Any, role: str) -> bool:
         """Tell whether ``value`` is a counterexample for ``role`` (reader or writer)."""
@@ -71,12 +89,12 @@ def _declared_draft(schema: Any, side: str) -> str:
     return draft.name
 
 
-def _validator(schema: Any, uri: str, side: str) -> Any:
+def _validator(schema: Any, uri: str, side: str, resources: Mapping[str, Any]) -> Any:
     _declared_draft(schema, side)
     if isinstance(schema, bool):
         schema = {} if schema else {"not": {}}
     try:
-        return compile_schema(schema, uri)
+        return compile_schema(schema, uri, resources)
     except Exception as error:  # jsonschema_rs refuses: a remote or broken $ref, a bad pattern
         message = getattr(error, "message", None) or str(error).splitlines()[0]
         raise IncomparableError(
@@ -172,7 +190,7 @@ def _draw(sides: Sides, schema: dict[str, Any], role: str, examples: int) -> Any
     from docmigrate.testing.generation import Generator
 
     try:
-        strategy = Generator(schema, FOCUS_URI).strategy()
+        strategy = Generator(schema, FOCUS_URI, resources=sides.resources_of(role)).strategy()
         return find(
             strategy,
             lambda value: sides.breaks(value, role),

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from docmigrate import jsonio
 from docmigrate.api import FamilyLike, resolve_family
-from docmigrate.pointers import Path, json_path, parse_pointer, resolve
+from docmigrate.pointers import Path, json_path
+from docmigrate.schema_walk import Documents, follow_reference
 from docmigrate.testing.strategies import documents
 
 Rule = Literal[
@@ -92,6 +93,7 @@ def invalid_documents(
     if unknown:
         raise ValueError(f"unknown rule kind(s): {', '.join(sorted(unknown))}")
     root = family.schema(version)
+    where = Documents(family.schema_uris[version], family.resources)
     protected = tuple(family.version_pointer)
 
     @st.composite
@@ -99,7 +101,7 @@ def invalid_documents(
         document = draw(documents(family, version))
         breaks = [
             b
-            for place in _places(document, root, root, ())
+            for place in _places(document, root, (root, where.base), where, ())
             for b in _breaks(place, document, protected)
             if b[0] in wanted
         ]
@@ -114,25 +116,29 @@ def invalid_documents(
     return build()
 
 
+_Scope = tuple[Mapping[str, Any], str]
+"""The schema document a subschema is written in, and that document's URI."""
+
+
 def _places(
-    value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], path: Path
+    value: Any, schema: Mapping[str, Any], scope: _Scope, documents: Documents, path: Path
 ) -> Iterator[_Place]:
     """Walk ``value`` with its schema, yielding each place and the (merged) schema there."""
-    schema = _merged(schema, root)
+    schema, scope = _merged(schema, scope, documents)
     if any(k in schema for k in ("anyOf", "oneOf", "not", "if")):
         return
     yield _Place(path, schema)
     if isinstance(value, dict):
         for name, sub in schema.get("properties", {}).items():
             if name in value and isinstance(sub, Mapping):
-                yield from _places(value[name], sub, root, (*path, name))
+                yield from _places(value[name], sub, scope, documents, (*path, name))
     elif (
         isinstance(value, list)
         and isinstance(schema.get("items"), Mapping)
         and not schema.get("prefixItems")
     ):
         for index, item in enumerate(value):
-            yield from _places(item, schema["items"], root, (*path, index))
+            yield from _places(item, schema["items"], scope, documents, (*path, index))
 
 
 _Break = tuple[Rule, Path, str, Any]
@@ -390,17 +396,30 @@ def _add_many(count: int) -> Any:
     return change
 
 
-def _merged(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
-    """Inline same-document ``$ref`` and ``allOf`` so that one schema describes the value."""
+def _merged(
+    schema: Mapping[str, Any], scope: _Scope, documents: Documents
+) -> tuple[dict[str, Any], _Scope]:
+    """Inline ``$ref`` and ``allOf`` so that one schema describes the value.
+
+    A ``$ref`` into another document (a schema resource) is inlined only when it stands
+    alone: its keywords then read their own ``$ref``s in that document (the scope returned).
+    """
     merged = dict(schema)
+    root, base = scope
     for _ in range(50):
         reference = merged.pop("$ref", None)
-        if not isinstance(reference, str) or not reference.startswith("#"):
+        if not isinstance(reference, str):
             break
-        target = resolve(root, parse_pointer(reference[1:]))
+        found = follow_reference(root, base, reference, documents)
+        if found is None or (found[1] is not root and merged):
+            break
+        target, root, base = found
         merged = {**target, **merged}
+    scope = (root, base)
     for part in merged.pop("allOf", []):
-        part = _merged(part, root)
+        part, part_scope = _merged(part, scope, documents)
+        if part_scope[0] is not root:
+            continue  # its keywords belong to another document: its rules are left unbroken
         for key, value in part.items():
             if key == "properties":
                 merged["properties"] = {**merged.get("properties", {}), **value}
@@ -408,4 +427,4 @@ def _merged(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any
                 merged["required"] = [*merged.get("required", []), *value]
             else:
                 merged.setdefault(key, value)
-    return merged
+    return merged, scope

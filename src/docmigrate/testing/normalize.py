@@ -11,9 +11,11 @@ The validator still checks drawn documents against the schema as written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from docmigrate.schema_walk import SUBSCHEMA_KEYWORDS
+from docmigrate.validation import draft_of
 
 RECURSIVE_ANCHOR = "docmigrate-recursive"
 """The ``$dynamicAnchor`` name a ``$recursiveAnchor: true`` becomes."""
@@ -29,6 +31,21 @@ def to_2020_12(schema: Any, draft: str) -> Any:
     if draft == "2020-12":
         return schema
     return _node(schema, draft, resource_recursive=_recursive_root(schema))
+
+
+def resources_in_2020_12(resources: Mapping[str, Any], draft: str) -> dict[str, Any]:
+    """The schema resources rewritten for the generator; ``draft`` is the referring schema's.
+
+    A resource declaring ``$schema`` keeps its own draft; one without is read as ``draft``.
+    """
+    return {
+        uri: to_2020_12(document, _declared(document, draft)) for uri, document in resources.items()
+    }
+
+
+def _declared(document: Any, fallback: str) -> str:
+    """The draft a resource declares with ``$schema`` (its own), else ``fallback``."""
+    return draft_of(document).name if "$schema" in document else fallback
 
 
 def _recursive_root(schema: Any) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.family import Family
 from docmigrate.testing.generation import MAX_ITEMS, Generator, JSONStrategy
-from docmigrate.testing.normalize import to_2020_12
+from docmigrate.testing.normalize import resources_in_2020_12, to_2020_12
 from docmigrate.validation import compile_schema, draft_of, is_valid
 
 _BUILT: weakref.WeakKeyDictionary[Family, dict[str, JSONStrategy]] = weakref.WeakKeyDictionary()
@@ -49,17 +49,6 @@ def documents(family: FamilyLike, version: str | None = None) -> JSONStrategy:
             lambda document: is_valid(document, family, version)
         )
     return built[version]
-
-
-def resources_in_2020_12(resources: Mapping[str, Any], draft: str) -> dict[str, Any]:
-    """The schema resources rewritten for the generator; ``draft`` is the referring schema's.
-
-    A resource declaring ``$schema`` keeps its own draft; one without is read as ``draft``.
-    """
-    return {
-        uri: to_2020_12(document, draft_of(document).name if "$schema" in document else draft)
-        for uri, document in resources.items()
-    }
 
 
 def from_schema(schema: Mapping[str, Any] | bool) -> JSONStrategy:
