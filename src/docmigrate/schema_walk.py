@@ -11,7 +11,7 @@ found wherever a validator could follow it, and a property that happens to be *n
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote, urldefrag, urljoin
@@ -172,7 +172,7 @@ class Documents:
 
     base: str = ""
     """The URI the schema document is known by (references resolve against it)."""
-    resources: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The family's schema resources, by retrieval URI."""
 
 

@@ -416,7 +416,12 @@ class Generator:
                 n
                 for n in values
                 if n in required
-                or (not deep and draw(st.integers(1, odds.denominator)) <= odds.numerator)
+                # Drawn so that the simplest choice (shrinking towards 1) leaves it out.
+                or (
+                    not deep
+                    and draw(st.integers(1, odds.denominator))
+                    > odds.denominator - odds.numerator
+                )
             ]
             optional = [n for n in chosen if n not in required]
             if high is not None and len(chosen) > high:
