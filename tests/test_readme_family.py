@@ -17,7 +17,10 @@ def _readme_blocks() -> dict[str, str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Write your own family") :]
     section = section[: section.index("**Where docmigrate finds families**")]
-    return {kind: body for kind, body in re.findall(r"```(\w+)\n(.*?)```", section, re.S)}
+    blocks: dict[str, str] = {}
+    for kind, body in re.findall(r"```(\w+)\n(.*?)```", section, re.S):
+        blocks.setdefault(kind, body)  # the first of each kind; later ones are fragments
+    return blocks
 
 
 def test_readme_blocks_are_the_example_family_files() -> None:
