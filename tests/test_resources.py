@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from conftest import FamilyMaker
 from hypothesis import given, settings
+from test_cli import run as run_cli
 
 from docmigrate import Registry, iter_errors, load_family, migrate, validate
 from docmigrate.cli import main
 from docmigrate.evolution import diff_schemas, diff_versions
+from docmigrate.evolution.lock import LockError, schema_fingerprint
 from docmigrate.exceptions import DocumentInvalidError, FamilyError, RemoteReferenceError
 from docmigrate.migrator import step_context
 from docmigrate.streaming import validate_stream
@@ -302,3 +304,30 @@ def test_diff_without_the_resources_is_undecided() -> None:
     """A $ref the diff cannot follow never yields "compatible": both roles stay undecided."""
     diff = diff_schemas(_schema("1"), _schema("1", note={"type": "string"}), examples=10)
     assert diff.verdicts == {"reader": "undecided", "writer": "undecided"}
+
+
+def test_a_released_version_whose_resource_changed_is_refused(
+    make_family: FamilyMaker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock covers the resources a version reaches: editing money.json is drift."""
+    steps = """
+        @upgrade("1", "2")
+        def relabel(document):
+            return {**document, "v": "2"}
+    """
+    schemas = {"1": _schema("1"), "2": {**_schema("2"), "properties": {"v": {"const": "2"}}}}
+    folder = _family(make_family, schemas, steps)
+    code, out, _ = run_cli(capsys, "lock", "--family-path", folder)
+    assert code == 0 and "1 released, 2 draft" in out
+    load_family(folder)
+    money = folder / "shared" / "money.json"
+    money.write_text(json.dumps({**MONEY_SCHEMA, "required": ["amount"]}))
+    with pytest.raises(LockError, match=r"version 1 of demo changed"):
+        load_family(folder)
+
+
+def test_fingerprints_without_own_resources_are_the_schemas_alone() -> None:
+    """A schema reaching no family resource (a shipped metaschema only) keeps its old hash."""
+    schema = {"properties": {"rule": {"$ref": META_2020_12}}}
+    assert schema_fingerprint(schema, resources={}) == schema_fingerprint(schema)
+    assert schema_fingerprint(schema, resources={MONEY: MONEY_SCHEMA}) != schema_fingerprint(schema)

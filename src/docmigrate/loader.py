@@ -33,12 +33,11 @@ from docmigrate.evolution.lock import check_lock
 from docmigrate.exceptions import FamilyError, JSONReadError, RemoteReferenceError
 from docmigrate.family import Collection, DetectRules, Family, ImportMode, Step
 from docmigrate.pointers import format_pointer, parse_pointer
-from docmigrate.resources import Resource, known_uris, metaschemas, read_resources
+from docmigrate.resources import Resource, metaschemas, reach, read_resources
 from docmigrate.schema_walk import (
     Documents,
     iter_references,
     iter_subschemas,
-    non_local_references,
     schema_at,
 )
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
@@ -393,32 +392,21 @@ def _reached_resources(
     A reference that leaves its document and names no resource (nor a metaschema) is a
     :class:`RemoteReferenceError` naming the file it is written in.
     """
-    draft_4 = draft_of(schema).name == "4"
     available = {**metaschemas(), **declared}
-    owners = known_uris(available, draft_4)
-    reached: dict[str, Any] = {}
-    pending: list[tuple[str, Mapping[str, Any], str]] = [(str(path), schema, uri)]
-    while pending:
-        source, document, base = pending.pop()
-        for reference in non_local_references(document, base, draft_4=draft_4):
-            target = urldefrag(reference.target or "")[0]
-            owner = owners.get(target)
-            if owner is None:
-                raise RemoteReferenceError(
-                    family,
-                    f"{source}: {reference.keyword} {reference.value!r} at "
-                    f"'{reference.pointer}' names {target!r}, which is neither in the schema nor "
-                    "one of the family's schema resources; docmigrate never fetches a schema: "
-                    'declare the document in family.toml [resources] ("<URI>" = "<file>", or '
-                    '"<URI prefix>/" = "<folder>/")',
-                    file=source,
-                    pointer=reference.pointer,
-                )
-            if owner not in reached and owner != uri:
-                resource = available[owner]
-                reached[owner] = resource.document
-                pending.append((resource.source, resource.document, owner))
-    return reached
+    reached, dangling = reach(schema, uri, available, draft_of(schema).name == "4")
+    if dangling is not None:
+        source, reference, target = dangling
+        raise RemoteReferenceError(
+            family,
+            f"{source or path}: {reference.keyword} {reference.value!r} at "
+            f"'{reference.pointer}' names {target!r}, which is neither in the schema nor "
+            "one of the family's schema resources; docmigrate never fetches a schema: "
+            'declare the document in family.toml [resources] ("<URI>" = "<file>", or '
+            '"<URI prefix>/" = "<folder>/")',
+            file=source or str(path),
+            pointer=reference.pointer,
+        )
+    return {owner: resource.document for owner, resource in reached.items()}
 
 
 def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from docmigrate import jsonio
 from docmigrate.exceptions import FamilyError, JSONReadError
-from docmigrate.schema_walk import iter_subschemas
+from docmigrate.schema_walk import Reference, iter_subschemas, non_local_references
 
 RESOURCE_SUFFIX = ".json"
 
@@ -148,3 +148,41 @@ def known_uris(resources: Mapping[str, Resource], draft_4: bool) -> dict[str, st
     for uri in resources:
         found[uri] = uri  # a retrieval URI is never shadowed by another document's $id
     return found
+
+
+Dangling = tuple[str, Reference, str]
+"""A reference no document answers: the file it is written in ("" for the schema itself),
+the reference and the URI it names."""
+
+
+def reach(
+    schema: Mapping[str, Any], uri: str, available: Mapping[str, Resource], draft_4: bool
+) -> tuple[dict[str, Resource], Dangling | None]:
+    """Return the resources ``schema`` (known as ``uri``) reaches, following them in turn.
+
+    The second result is the first reference that leaves its document and that none of
+    ``available`` answers, or None when every one resolves.
+    """
+    owners = known_uris(available, draft_4)
+    reached: dict[str, Resource] = {}
+    pending: list[tuple[str, Mapping[str, Any], str]] = [("", schema, uri)]
+    while pending:
+        source, document, base = pending.pop()
+        for reference in non_local_references(document, base, draft_4=draft_4):
+            target = urldefrag(reference.target or "")[0]
+            owner = owners.get(target)
+            if owner is None:
+                return reached, (source, reference, target)
+            if owner not in reached and owner != uri:
+                reached[owner] = available[owner]
+                pending.append((available[owner].source, available[owner].document, owner))
+    return reached, None
+
+
+def family_reach(
+    schema: Mapping[str, Any], uri: str, resources: Mapping[str, Mapping[str, Any]], draft_4: bool
+) -> dict[str, Mapping[str, Any]]:
+    """The documents of a loaded family's ``resources`` that ``schema`` reaches, by URI."""
+    available = {u: Resource(u, document, u) for u, document in resources.items()}
+    reached, _ = reach(schema, uri, available, draft_4)
+    return {owner: resource.document for owner, resource in reached.items()}

@@ -26,6 +26,8 @@ from docmigrate.evolution.canonical import canonical_text
 from docmigrate.exceptions import ConfigurationError
 from docmigrate.family import Family, Step
 from docmigrate.pointers import parse_pointer
+from docmigrate.resources import family_reach, metaschemas
+from docmigrate.validation import draft_of
 
 LOCK_NAME = "docmigrate.lock"
 LOCK_FORMAT = 1
@@ -57,9 +59,27 @@ class Lock:
     exclude_annotations: bool = False
 
 
-def schema_fingerprint(schema: Any, *, exclude_annotations: bool = False) -> str:
-    """The sha256 of ``schema`` in canonical form (local ``$ref``s inlined)."""
+def schema_fingerprint(
+    schema: Any,
+    *,
+    exclude_annotations: bool = False,
+    resources: Mapping[str, Any] | None = None,
+) -> str:
+    """The sha256 of ``schema`` in canonical form (local ``$ref``s inlined).
+
+    ``resources`` are the family's schema documents the schema reaches (by URI): a change
+    in one of them changes the fingerprint too. Without any, the fingerprint is the
+    schema's alone (as for a family without ``[resources]``).
+    """
     canonical = _inline(schema, schema, (), exclude_annotations)
+    if resources:
+        canonical = {
+            "schema": canonical,
+            "resources": {
+                uri: _inline(document, document, (), exclude_annotations)
+                for uri, document in sorted(resources.items())
+            },
+        }
     return "sha256:" + hashlib.sha256(canonical_text(canonical).encode()).hexdigest()
 
 
@@ -207,9 +227,29 @@ def _quote(text: str) -> str:
 def fingerprint_version(family: Family, version: str, status: Status, *, bare: bool) -> VersionLock:
     """Fingerprint ``version`` of ``family``: its schema and the steps between it and older ones."""
     steps = {step_key(s): step_fingerprint(s) for s in _steps_of(family, version)}
-    return VersionLock(
-        status, schema_fingerprint(family.schema(version), exclude_annotations=bare), steps
+    schema = family.schema(version)
+    fingerprint = schema_fingerprint(
+        schema, exclude_annotations=bare, resources=_own_resources(family, version)
     )
+    return VersionLock(status, fingerprint, steps)
+
+
+def _own_resources(family: Family, version: str) -> dict[str, Any]:
+    """The family's resources ``version`` reaches, less the metaschemas docmigrate ships.
+
+    A shipped metaschema is docmigrate's, not the family's: a newer copy of it must not make
+    a released version look changed.
+    """
+    schema = family.schema(version)
+    reached = family_reach(
+        schema, family.schema_uris[version], family.resources, draft_of(schema).name == "4"
+    )
+    shipped = metaschemas()
+    return {
+        uri: document
+        for uri, document in reached.items()
+        if uri not in shipped or shipped[uri].document != document
+    }
 
 
 def _steps_of(family: Family, version: str) -> list[Step]:

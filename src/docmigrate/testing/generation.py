@@ -419,8 +419,7 @@ class Generator:
                 # Drawn so that the simplest choice (shrinking towards 1) leaves it out.
                 or (
                     not deep
-                    and draw(st.integers(1, odds.denominator))
-                    > odds.denominator - odds.numerator
+                    and draw(st.integers(1, odds.denominator)) > odds.denominator - odds.numerator
                 )
             ]
             optional = [n for n in chosen if n not in required]
