@@ -331,3 +331,16 @@ def test_fingerprints_without_own_resources_are_the_schemas_alone() -> None:
     schema = {"properties": {"rule": {"$ref": META_2020_12}}}
     assert schema_fingerprint(schema, resources={}) == schema_fingerprint(schema)
     assert schema_fingerprint(schema, resources={MONEY: MONEY_SCHEMA}) != schema_fingerprint(schema)
+
+
+def test_a_resource_that_is_not_a_valid_schema_is_refused_at_its_place(
+    make_family: FamilyMaker,
+) -> None:
+    """A reached resource is checked against its draft's metaschema, naming file and place."""
+    folder = _family(make_family)
+    money = folder / "shared" / "money.json"
+    broken = {**MONEY_SCHEMA, "properties": {**MONEY_SCHEMA["properties"], "amount": {"type": 5}}}
+    money.write_text(json.dumps(broken))
+    with pytest.raises(FamilyError, match="not a valid JSON Schema") as raised:
+        load_family(folder)
+    assert (raised.value.file, raised.value.pointer) == (str(money), "/properties/amount/type")

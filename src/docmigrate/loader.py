@@ -43,6 +43,7 @@ from docmigrate.schema_walk import (
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
 from docmigrate.validation import (
     DRAFTS,
+    Draft,
     compile_reference,
     compile_schema,
     draft_of,
@@ -406,7 +407,33 @@ def _reached_resources(
             file=source or str(path),
             pointer=reference.pointer,
         )
+    for owner, resource in reached.items():
+        if owner not in metaschemas() or resource is not metaschemas()[owner]:
+            _check_resource(family, resource, draft_of(schema))
     return {owner: resource.document for owner, resource in reached.items()}
+
+
+def _check_resource(family: str, resource: Resource, referrer: Draft) -> None:
+    """A resource must be a valid schema of its draft (the referring schema's when unsaid)."""
+    document = resource.document
+    declared = document.get("$schema", referrer.uri)
+    if find_draft(declared) is None:
+        raise FamilyError(
+            family,
+            f"{resource.source}: $schema at '/$schema' must name a draft docmigrate knows, "
+            f"not {_json(declared)}",
+            file=resource.source,
+            pointer="/$schema",
+        )
+    problems = metaschema_errors({**document, "$schema": declared})
+    if problems:
+        where = problems[0].pointer
+        raise FamilyError(
+            family,
+            f"{resource.source}: not a valid JSON Schema at '{where}': {problems[0].message}",
+            file=resource.source,
+            pointer=where,
+        )
 
 
 def _check_draft(path: Path, family: str, schema: Mapping[str, Any]) -> None:
