@@ -17,11 +17,12 @@ from conftest import FamilyMaker
 from hypothesis import given, settings
 from test_cli import run as run_cli
 
-from docmigrate import Registry, iter_errors, load_family, migrate, validate
+from docmigrate import Registry, commands, iter_errors, load_family, migrate, validate
 from docmigrate.cli import main
 from docmigrate.evolution import diff_schemas, diff_versions
 from docmigrate.evolution.lock import LockError, schema_fingerprint
 from docmigrate.exceptions import DocumentInvalidError, FamilyError, RemoteReferenceError
+from docmigrate.jsonio.streaming import NotStreamable
 from docmigrate.migrator import step_context
 from docmigrate.streaming import validate_stream
 from docmigrate.testing import documents, invalid_documents
@@ -344,3 +345,28 @@ def test_a_resource_that_is_not_a_valid_schema_is_refused_at_its_place(
     with pytest.raises(FamilyError, match="not a valid JSON Schema") as raised:
         load_family(folder)
     assert (raised.value.file, raised.value.pointer) == (str(money), "/properties/amount/type")
+
+
+def test_records_described_in_a_resource_fall_back_to_memory(
+    make_family: FamilyMaker,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A records array given by a $ref into a resource is read whole, saying why, same errors."""
+    schema = _schema("1")
+    listed = schema["properties"]["items"]
+    listed["items"]["properties"]["price"] = {"$ref": "money.json"}  # relative to list.json
+    schema["properties"]["items"] = {"$ref": f"{SHARED}list.json"}
+    folder = _family(make_family, {"1": schema}, records='[records]\npointer = "/items"\n')
+    (folder / "shared" / "list.json").write_text(json.dumps(listed))
+    registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({"v": "1", "items": [{"price": {"amount": -1}}]}))
+    with pytest.raises(NotStreamable, match=r"refers to another schema document \(https://"):
+        validate_stream(path, registry)
+    monkeypatch.setattr(commands, "STREAMING_MIN_SIZE", 0)
+    code, out, err = run_cli(capsys, "validate", "-v", "--family-path", folder, path)
+    assert code == 1
+    assert f"{path}: in memory: the schema at /properties/items refers to" in err
+    assert "$.items[0].price.amount" in out and "$.items[0].price" in out

@@ -138,8 +138,13 @@ def _followed(root: Mapping[str, Any], node: Any, where: str) -> tuple[Mapping[s
         reference = node.get("$ref")
         if reference is None:
             return node, where
-        if set(node) - {"$ref", "$comment", "description", "title"} or not (
-            isinstance(reference, str) and reference.startswith("#")
+        if isinstance(reference, str) and not reference.startswith("#"):
+            # A schema resource: its subschemas are not addressable in this file's schema.
+            raise NotStreamable(
+                f"the schema at {where or '/'} refers to another schema document ({reference})"
+            )
+        if set(node) - {"$ref", "$comment", "description", "title"} or not isinstance(
+            reference, str
         ):
             raise NotStreamable(f"the schema at {where or '/'} combines $ref with other keywords")
         where = reference[1:]
