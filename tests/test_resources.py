@@ -25,7 +25,7 @@ from docmigrate.exceptions import DocumentInvalidError, FamilyError, RemoteRefer
 from docmigrate.jsonio.streaming import NotStreamable
 from docmigrate.migrator import step_context
 from docmigrate.streaming import validate_stream
-from docmigrate.testing import documents, invalid_documents
+from docmigrate.testing import documents, from_schema, invalid_documents
 
 SHARED = "https://example.com/shared/"
 MONEY = f"{SHARED}money.json"
@@ -370,3 +370,19 @@ def test_records_described_in_a_resource_fall_back_to_memory(
     assert code == 1
     assert f"{path}: in memory: the schema at /properties/items refers to" in err
     assert "$.items[0].price.amount" in out and "$.items[0].price" in out
+
+
+def test_from_schema_draws_through_a_metaschema_ref() -> None:
+    """from_schema follows a $ref to a shipped metaschema too: values drawn, all valid."""
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "allOf": [
+        {"$ref": "http://json-schema.org/draft-07/schema#"}, {"type": "object"}]}  # fmt: skip
+    drawn: list[Any] = []
+
+    @settings(max_examples=15, database=None, deadline=None)
+    @given(from_schema(schema))
+    def draw(value: Any) -> None:
+        assert isinstance(value, dict)
+        drawn.append(value)
+
+    draw()
+    assert len(drawn) == 15

@@ -18,6 +18,7 @@ from typing import Any
 
 from docmigrate.api import FamilyLike, resolve_family
 from docmigrate.family import Family
+from docmigrate.resources import metaschemas, reach
 from docmigrate.testing.generation import MAX_ITEMS, Generator, JSONStrategy
 from docmigrate.testing.normalize import resources_in_2020_12, to_2020_12
 from docmigrate.validation import compile_schema, draft_of, is_valid
@@ -54,12 +55,20 @@ def documents(family: FamilyLike, version: str | None = None) -> JSONStrategy:
 def from_schema(schema: Mapping[str, Any] | bool) -> JSONStrategy:
     """Return a strategy of values valid under ``schema`` (any draft, references inside it).
 
-    Like :func:`documents`, every drawn value passes a validator built from ``schema``.
+    References may also name a draft's metaschema. Like :func:`documents`, every drawn value
+    passes a validator built from ``schema``.
     """
     if isinstance(schema, bool):
         return Generator(schema, _SCHEMA_URI).strategy()
-    validator = compile_schema(schema, _SCHEMA_URI)
-    generator = Generator(to_2020_12(dict(schema), draft_of(schema).name), _SCHEMA_URI)
+    draft = draft_of(schema).name
+    reached, _ = reach(schema, _SCHEMA_URI, metaschemas(), draft == "4")
+    resources = {uri: resource.document for uri, resource in reached.items()}
+    validator = compile_schema(schema, _SCHEMA_URI, resources)
+    generator = Generator(
+        to_2020_12(dict(schema), draft),
+        _SCHEMA_URI,
+        resources=resources_in_2020_12(resources, draft),
+    )
     return generator.strategy().filter(lambda value: bool(validator.is_valid(value)))
 
 
