@@ -163,13 +163,15 @@ def reach(
     The second result is the first reference that leaves its document and that none of
     ``available`` answers, or None when every one resolves.
     """
-    owners = known_uris(available, draft_4)
+    owners: dict[str, str] | None = None  # indexed at the first reference that needs it
     reached: dict[str, Resource] = {}
     pending: list[tuple[str, Mapping[str, Any], str]] = [("", schema, uri)]
     while pending:
         source, document, base = pending.pop()
         for reference in non_local_references(document, base, draft_4=draft_4):
             target = urldefrag(reference.target or "")[0]
+            if owners is None:
+                owners = known_uris(available, draft_4)
             owner = owners.get(target)
             if owner is None:
                 return reached, (source, reference, target)
