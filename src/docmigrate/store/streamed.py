@@ -19,12 +19,13 @@ the file's sha256 and the document's digest are known.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from docmigrate.family import Family
 from docmigrate.store.generic import CollectionRows, Keyed, head_of, newest_key_of
@@ -56,15 +57,57 @@ class Unchanged(Exception):
         self.report = report
 
 
+def _id_sequence(conn: Connection) -> str | None:
+    """The sequence behind ``docmigrate_imports.id`` on PostgreSQL (None elsewhere)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    found = conn.execute(select(func.pg_get_serial_sequence(imports.name, "id"))).scalar()
+    return None if found is None else str(found)
+
+
+def _start_provenance(
+    conn: Connection, family: Family, provenance: Provenance, sequence: str | None
+) -> int:
+    """Insert the provenance row (completed at the end) and return its id.
+
+    On PostgreSQL the id is the one the sequence would give next, taken without moving the
+    sequence (the writer's turn keeps other docmigrate writers out meanwhile).
+    """
+    zero = {"imported": 0, "skipped": 0, "replaced": 0}
+    if sequence is None:
+        return record_provenance(conn, family, provenance, zero, digest="")
+    last, called = conn.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
+    import_id = int(last) + 1 if called else int(last)
+    conn.execute(
+        imports.insert().values(
+            **zero,
+            id=import_id,
+            family=family.name,
+            file_name=provenance.file_name,
+            sha256=provenance.sha256,
+            source_version=provenance.source_version,
+            target_version=family.current,
+            steps=json.dumps(list(provenance.steps)),
+            imported_at="",
+            document_sha256="",
+        )
+    )
+    return import_id
+
+
 def batch_writer(
     conn: Connection,
     family: Family,
     provenance: Provenance,
     on_duplicate: OnDuplicate | None,
     *,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> BatchWriter:
-    """Start writing a document of ``family`` in ``conn``; NotBatchable when that cannot be."""
+    """Start writing a document of ``family`` in ``conn``; NotBatchable when that cannot be.
+
+    ``batch``: records per batch (default :data:`BATCH`).
+    """
+    batch = BATCH if batch is None else batch
     if len(family.collections) != 1 or family.collections[0].pointer != family.records_pointer:
         raise NotBatchable("the family's records are not one [records] collection")
     mapping = mapping_for(family)
@@ -92,8 +135,8 @@ class BatchWriter:
         self.family = family
         self.on_duplicate = on_duplicate
         self.batch = batch
-        zero = {"imported": 0, "skipped": 0, "replaced": 0}
-        self.import_id = record_provenance(conn, family, provenance, zero, digest="")
+        self._sequence = _id_sequence(conn)
+        self.import_id = _start_provenance(conn, family, provenance, self._sequence)
         self.pending: list[tuple[int, Any, bytes]] = []
         self.imported = self.skipped = self.replaced = 0
         self._skipped_keys: set[str] = set()
@@ -137,9 +180,7 @@ class BatchWriter:
     def _settle(self, header: Any, digest: str, provenance: Provenance) -> WriteReport:
         raise NotImplementedError
 
-    def _split(
-        self, keys: Sequence[str], owners: dict[str, int]
-    ) -> tuple[list[int], list[int]]:
+    def _split(self, keys: Sequence[str], owners: dict[str, int]) -> tuple[list[int], list[int]]:
         """Indexes of the batch's fresh records and of those stored by earlier imports.
 
         ``owners`` gives the import that stored each key found; one of this import means the
@@ -162,7 +203,13 @@ class BatchWriter:
         self.skipped += len(keys)
 
     def _complete(self, digest: str, provenance: Provenance, newest_key: str | None) -> None:
-        """Give the provenance row its counts, hashes and time, now that they are known."""
+        """Give the provenance row its counts, hashes and time, now that they are known.
+
+        On PostgreSQL the id sequence is moved past the row's id only now: an import rolled
+        back leaves the ids as an in-memory import would (a sequence never rolls back).
+        """
+        if self._sequence is not None:
+            self.conn.execute(select(func.setval(self._sequence, self.import_id, True)))
         self.conn.execute(
             imports.update()
             .where(imports.c.id == self.import_id)
@@ -219,9 +266,7 @@ class _MappedWriter(BatchWriter):
         if known and self.on_duplicate == "replace":
             stored = self.mapping.existing(self.conn, [keys[n] for n in known])
             changed = [
-                n
-                for n in known
-                if _unordered_text(stored[keys[n]]) != _unordered_text(items[n][2])
+                n for n in known if _unordered_text(stored[keys[n]]) != _unordered_text(items[n][2])
             ]
         replaced = set(changed)
         self._keep([keys[n] for n in known if n not in replaced])
