@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 
 from docmigrate import jsonio
@@ -35,7 +36,12 @@ from docmigrate.exceptions import (
 )
 from docmigrate.family import Family, Step
 from docmigrate.jsonio.streaming import NotStreamable
-from docmigrate.jsonio.writing import _checked_layout, _orjson_bytes, _python_write
+from docmigrate.jsonio.writing import (
+    _checked_layout,
+    _orjson_bytes,
+    _orjson_default,
+    _python_write,
+)
 from docmigrate.registry import Registry
 from docmigrate.store import OnDuplicate, Provenance, SQLStore, WriteReport
 from docmigrate.store.provenance import canonical_text
@@ -123,7 +129,7 @@ def _import_pass(
         validator = _record_validator(family, version, pointer)
         errors = _Errors()
         assumed = steps.header(head if known is None else known, check=False)
-        digest = _DocumentDigest(assumed, pointer)
+        digest = _DocumentDigest(assumed, pointer, as_read=not plan)
         provenance = Provenance(path.name, "", version, tuple(str(s.info) for s in plan))
         try:
             with store.writing() as conn:
@@ -190,6 +196,18 @@ def _canonical_bytes(value: Any) -> bytes:
     return data
 
 
+def _read_canonical_bytes(value: Any) -> bytes:
+    """:func:`_canonical_bytes` of a value exactly as the reader gave it (no step changed it).
+
+    What the reader gives is exact JSON within the depth limit, so the check that refuses
+    floats, tuples and deep nesting before orjson writes (most of the cost) is not needed.
+    """
+    try:
+        return orjson.dumps(value, default=_orjson_default)
+    except TypeError:  # a big integer or a lone surrogate: the pure writer's text
+        return _python_write(value, _CANONICAL, False).encode("utf-8")
+
+
 class _DocumentDigest:
     """The sha256 of the upgraded document's canonical text, hashed as its records pass.
 
@@ -199,15 +217,16 @@ class _DocumentDigest:
     as known at the start; if the end of the file changes it, the pass is run again.
     """
 
-    def __init__(self, assumed: Any, pointer: tuple[str, ...]) -> None:
+    def __init__(self, assumed: Any, pointer: tuple[str, ...], *, as_read: bool) -> None:
         self.pointer = pointer
+        self.canonical = _read_canonical_bytes if as_read else _canonical_bytes
         self.start = self._parts(assumed)[0]
         self.hash = hashlib.sha256(self.start.encode("utf-8"))
         self.count = 0
 
     def add(self, record: Any) -> bytes:
         """Hash the next record; return its canonical text (UTF-8)."""
-        data = _canonical_bytes(record)
+        data = self.canonical(record)
         self.hash.update(b"," if self.count else b"[")
         self.hash.update(data)
         self.count += 1
