@@ -450,3 +450,31 @@ def test_verbose_and_json_report_say_import_streamed(
     code, out, err = _cli(capsys, "import", path, "--db", db, "--format", "json")
     [file] = json.loads(out)["files"]
     assert file["pipeline"] == "streaming" and file["action"].startswith("already imported")
+
+
+@pytest.fixture
+def open_family(make_family: FamilyMaker) -> Registry:
+    """A generic merge family whose records may be any JSON value (no step: stored as read)."""
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    folder = make_family(
+        {"1": schema},
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+    return Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+
+
+def test_edge_values_are_hashed_and_stored_exactly(open_family: Registry, tmp_path: Path) -> None:
+    """Big integers, exponents, -0, escapes, key order: the same digest and text as in memory."""
+    items = (
+        b'123456789012345678901234567890, -0, 1.0, 1.00, 1E+400, 0.1e-7, -9223372036854775809,'
+        b' 18446744073709551616, "\\u2028\\ud83d\\ude00\\u0000", "\xc3\xa9", {"z": 1, "a": 2},'
+        b' {"a": 2, "z": 1}, [[[]]], {}, true, null, 1.0, "\\"\\\\\\/"'
+    )
+    path = tmp_path / "edge.json"
+    path.write_bytes(b'{"v": "1", "items": [' + items + b'], "after": [1e2, "\\u00e9"]}\n')
+    other = _write(tmp_path / "other.json", {"v": "1", "items": [0, "é", -0], "after": []})
+    scenario = [(path, None), (other, None), (path, "replace")]
+    reports = check_both_ways(scenario, open_family, next(_sqlite_urls(tmp_path)))
+    assert [r.pipeline for r in reports] == [commands.STREAMING] * 3
+    assert reports[0].counts["imported"] == 18
