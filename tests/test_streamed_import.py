@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
-from docmigrate import Registry, commands, jsonio, streamed_import, streaming
+from docmigrate import Registry, commands, jsonio, streamed_import, streaming, transfer
 from docmigrate.cli import main
 from docmigrate.jsonio.streaming import CHUNK_SIZE
 from docmigrate.registry import BUILTIN_FOLDER
@@ -38,7 +38,7 @@ from docmigrate.store import open_store
 from docmigrate.store import streamed as store_streamed
 from docmigrate.store.tables import metadata
 from docmigrate.testing import documents
-from docmigrate.transfer import import_paths
+from docmigrate.transfer import ImportOptions, ImportTask, import_paths
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "families"
 SMALL_BATCH = 3
@@ -278,6 +278,26 @@ def test_postgresql_imports_the_same_rows(both: Registry, tmp_path: Path) -> Non
     assert reports[1].counts["replaced"] == 10 and not reports[4].ok
 
 
+def test_worker_task_streams_into_its_database(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's import task streams into the database it writes; one that hands over does not."""
+    monkeypatch.setattr(commands, "STREAMING_MIN_SIZE", 0)
+    path = _write(tmp_path / "runs.json", _history([_run(i) for i in range(9)]))
+    worker_db = str(tmp_path / "worker.db")
+    try:
+        report = ImportTask(path, ImportOptions(), worker_db).run(registry)
+    finally:
+        transfer._WORKER_STORES.pop(worker_db).close()
+    assert report.pipeline == commands.STREAMING and report.counts["imported"] == 9
+    handed = ImportTask(path, ImportOptions(), None).run(registry)
+    assert handed.pipeline.startswith("in memory: the workers hand whole documents")
+    whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
+    [whole] = _import_all([(path, None)], registry, whole_url, stream=False)
+    assert _comparable(report) == _comparable(whole)
+    assert contents(f"sqlite:///{worker_db}") == contents(whole_url)
+
+
 # --- faults in the middle of the stream ---------------------------------------------------------
 
 
@@ -402,7 +422,7 @@ from docmigrate import commands
 from docmigrate.registry import Registry
 from docmigrate.store import open_store
 from docmigrate.store import streamed
-from docmigrate.transfer import import_paths
+from docmigrate.transfer import ImportOptions, ImportTask, import_paths
 commands.STREAMING_MIN_SIZE = 0
 streamed.BATCH = 1000
 registry = Registry.discover([{str(folder)!r}], builtin=False, entry_points=False,
@@ -467,7 +487,7 @@ def open_family(make_family: FamilyMaker) -> Registry:
 def test_edge_values_are_hashed_and_stored_exactly(open_family: Registry, tmp_path: Path) -> None:
     """Big integers, exponents, -0, escapes, key order: the same digest and text as in memory."""
     items = (
-        b'123456789012345678901234567890, -0, 1.0, 1.00, 1E+400, 0.1e-7, -9223372036854775809,'
+        b"123456789012345678901234567890, -0, 1.0, 1.00, 1E+400, 0.1e-7, -9223372036854775809,"
         b' 18446744073709551616, "\\u2028\\ud83d\\ude00\\u0000", "\xc3\xa9", {"z": 1, "a": 2},'
         b' {"a": 2, "z": 1}, [[[]]], {}, true, null, 1.0, "\\"\\\\\\/"'
     )

@@ -231,6 +231,8 @@ class ImportTask:
         )
         with file_guard(report):
             options = self.options
+            if self._streamed(registry, report):
+                return report
             prepared = prepare_import(
                 self.path,
                 registry,
@@ -252,6 +254,23 @@ class ImportTask:
                     return report
                 store_import(prepared, store, report, on_duplicate=options.on_duplicate)
         return report
+
+    def _streamed(self, registry: Registry, report: FileReport) -> bool:
+        """Import the file record by record into ``db`` when that applies (True: done)."""
+        if self.db is None:
+            report.pipeline = "in memory: the workers hand whole documents to the SQLite writer"
+            return False
+        if not worth_streaming(self.path, report):
+            return False
+        try:
+            store = _worker_store(str(self.db))
+        except StoreError:  # the whole-document path reports it after reading the file
+            return False
+        options = self.options
+        settings = ImportSettings(
+            options.family_name, options.max_file_size, options.step_timeout, options.on_duplicate
+        )
+        return import_streaming(self.path, registry, store, report, settings)
 
     def died(self) -> FileReport:
         """A failure of this file: its worker died; all of it is stored, or none."""
