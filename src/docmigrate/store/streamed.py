@@ -137,23 +137,27 @@ class BatchWriter:
         self.batch = batch
         self._sequence = _id_sequence(conn)
         self.import_id = _start_provenance(conn, family, provenance, self._sequence)
-        self.pending: list[tuple[int, Any, bytes]] = []
+        self.pending: list[tuple[int, Any, str]] = []
         self.imported = self.skipped = self.replaced = 0
         self._skipped_keys: set[str] = set()
         """Keys of records left as stored: a second one in the file is a conflict."""
 
     def add(self, position: int, record: Any, text: bytes) -> None:
         """Take the next record (its index in the array and its canonical text, UTF-8)."""
-        self.pending.append((position, record, text))
+        self.pending.append((position, record, self._kept(text)))
         if len(self.pending) >= self.batch:
             self._flush()
+
+    def _kept(self, text: bytes) -> str:
+        """What a pending record keeps of its canonical text (orjson's bytes carry slack)."""
+        return ""
 
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         if pending:
             self._write(pending)
 
-    def _write(self, pending: list[tuple[int, Any, bytes]]) -> None:
+    def _write(self, pending: list[tuple[int, Any, str]]) -> None:
         raise NotImplementedError
 
     @property
@@ -257,7 +261,7 @@ class _MappedWriter(BatchWriter):
             found.update((uuid, owner) for uuid, owner in self.conn.execute(query))
         return found
 
-    def _write(self, pending: list[tuple[int, Any, bytes]]) -> None:
+    def _write(self, pending: list[tuple[int, Any, str]]) -> None:
         key_of = self.mapping.key_of
         items = [(position, key_of(record, position), record) for position, record, _ in pending]
         keys = [key for _, key, _ in items]
@@ -309,12 +313,15 @@ class _GenericWriter(BatchWriter):
         query = select(records.c.record_key).where(*self._mine).limit(1)
         self._look_up = conn.execute(query).first() is not None
 
-    def _key(self, record: Any, text: bytes) -> str:
+    def _kept(self, text: bytes) -> str:
+        return text.decode("utf-8")  # the records' data column
+
+    def _key(self, record: Any, text: str) -> str:
         """The key :meth:`CollectionRows.keyed` gives the record at this point of the file."""
         key = self.rows._field_key(record)
         if key is not None:
             return key
-        digest = hashlib.sha256(text).hexdigest()
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self._seen[digest] += 1
         count = self._seen[digest]
         return f"content:{digest}" + (f"#{count}" if count > 1 else "")
@@ -329,9 +336,9 @@ class _GenericWriter(BatchWriter):
             found.update((key, (owner, data)) for key, owner, data in self.conn.execute(query))
         return found
 
-    def _write(self, pending: list[tuple[int, Any, bytes]]) -> None:
+    def _write(self, pending: list[tuple[int, Any, str]]) -> None:
         items = [
-            Keyed(position, self._key(record, text), record, text.decode("utf-8"))
+            Keyed(position, self._key(record, text), record, text)
             for position, record, text in pending
         ]
         keys = [item.key for item in items]
