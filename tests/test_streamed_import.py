@@ -498,3 +498,72 @@ def test_edge_values_are_hashed_and_stored_exactly(open_family: Registry, tmp_pa
     reports = check_both_ways(scenario, open_family, next(_sqlite_urls(tmp_path)))
     assert [r.pipeline for r in reports] == [commands.STREAMING] * 3
     assert reports[0].counts["imported"] == 18
+
+
+def _records_family(make_family: FamilyMaker, toml: str = "", steps: str = "") -> Registry:
+    """A family of versions 1 and 2 whose records at /items may be anything."""
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    folder = make_family(
+        {"1": schema, "2": schema},
+        steps or '@upgrade("1", "2", each="/items")\ndef same(item):\n    return item\n',
+        toml='version_pointer = "/v"\n' + toml + '[detect]\nrequired = ["/items"]\n'
+        '[records]\npointer = "/items"\n',
+    )
+    return Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
+
+
+def test_snapshot_family_is_imported_whole(make_family: FamilyMaker, tmp_path: Path) -> None:
+    """A snapshot import is kept whole: the in-memory path, said why, with the same result."""
+    registry = _records_family(make_family, 'mode = "snapshot"\n')
+    path = _write(tmp_path / "state.json", {"v": "1", "items": [1, 2, 3]})
+    reports = check_both_ways([(path, None)], registry, next(_sqlite_urls(tmp_path)))
+    assert reports[0].pipeline == "in memory: a snapshot import is kept whole"
+    assert reports[0].counts["imported"] == 3
+
+
+def test_newest_by_that_is_not_text_is_refused_as_in_memory(
+    make_family: FamilyMaker, tmp_path: Path
+) -> None:
+    """newest_by naming a number (told after the records): the whole write's error, nothing kept."""
+    registry = _records_family(make_family, 'newest_by = "/at"\n')
+    path = _write(tmp_path / "doc.json", {"v": "1", "items": list(range(10)), "at": 5})
+    reports = check_both_ways([(path, None)], registry, next(_sqlite_urls(tmp_path)))
+    assert reports[0].pipeline.startswith("in memory: the store refused a record")
+    assert [p.keyword for p in reports[0].problems] == ["store"]
+
+
+def test_step_timeout_mid_stream_is_reported_as_in_memory(
+    make_family: FamilyMaker, tmp_path: Path
+) -> None:
+    """A per-record step running out of time after some batches: the same problem, nothing kept."""
+    steps = (
+        "import time\n\n"
+        '@upgrade("1", "2", each="/items")\n'
+        "def slow(item):\n"
+        "    if item == 40:\n"
+        "        time.sleep(0.5)\n"
+        "    return item\n"
+    )
+    registry = _records_family(make_family, steps=steps)
+    path = _write(tmp_path / "doc.json", {"v": "1", "items": list(range(60))})
+    urls = next(_sqlite_urls(tmp_path))
+    streamed, whole = (
+        _import_timed(path, registry, url, stream=stream)
+        for url, stream in zip(urls, (True, False), strict=True)
+    )
+    assert streamed.pipeline == commands.STREAMING
+    assert _comparable(streamed) == _comparable(whole)
+    assert [p.keyword for p in streamed.problems] == ["StepTimeoutError"]
+    assert contents(urls[0]) == contents(urls[1])
+    assert contents(urls[0])["docmigrate_imports"] == []
+
+
+def _import_timed(path: Path, registry: Registry, url: str, *, stream: bool) -> FileReport:
+    """Import ``path`` with a step timeout of 0.2 s, streamed or whole."""
+    threshold = 0 if stream else 1 << 62
+    saved, commands.STREAMING_MIN_SIZE = commands.STREAMING_MIN_SIZE, threshold
+    try:
+        with open_store(url) as store:
+            return next(import_paths([path], registry, store, step_timeout=0.2))
+    finally:
+        commands.STREAMING_MIN_SIZE = saved

@@ -45,7 +45,7 @@ from docmigrate.jsonio.writing import (
 from docmigrate.registry import Registry
 from docmigrate.store import OnDuplicate, Provenance, SQLStore, WriteReport
 from docmigrate.store.provenance import canonical_text
-from docmigrate.store.streamed import NotBatchable, Unchanged, batch_writer
+from docmigrate.store.streamed import NotBatchable, Unchanged, batch_problem, batch_writer
 from docmigrate.streaming import (
     _MARK,
     UpgradeSettings,
@@ -121,6 +121,9 @@ def _import_pass(
         )
         pointer = reader.pointer
         plan = _plan(family, version, pointer)
+        problem = batch_problem(family)
+        if problem is not None:
+            raise NotStreamable(problem)
         result = StreamedImport(family, version, family.current, plan)
         upgrade = UpgradeSettings(
             family_name=settings.family_name, step_timeout=settings.step_timeout

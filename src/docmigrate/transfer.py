@@ -106,11 +106,12 @@ def import_streaming(
         return False
     report.pipeline = STREAMING
     report.family, report.version = result.family.name, result.version
+    if isinstance(result.failure, StepTimeoutError):  # as migrate's failure is reported
+        report.problems.append(Problem(1, 1, "$", str(result.failure), "StepTimeoutError"))
+        return True
     report.target = result.target
     report.steps = [str(step.info) for step in result.plan]
-    if isinstance(result.failure, StepTimeoutError):
-        report.problems.append(Problem(1, 1, "$", str(result.failure), "StepTimeoutError"))
-    elif result.failure is not None:
+    if result.failure is not None:
         message = f"nothing imported: {result.failure}"
         report.problems.append(Problem(1, 1, "$", message, "store"))
     elif result.written is not None:

@@ -108,16 +108,25 @@ def batch_writer(
     ``batch``: records per batch (default :data:`BATCH`).
     """
     batch = BATCH if batch is None else batch
-    if len(family.collections) != 1 or family.collections[0].pointer != family.records_pointer:
-        raise NotBatchable("the family's records are not one [records] collection")
+    problem = batch_problem(family)
+    if problem is not None:
+        raise NotBatchable(problem)
     mapping = mapping_for(family)
-    if mapping is None:
-        if family.mode != "merge":
-            raise NotBatchable("a snapshot import is kept whole")
-        return _GenericWriter(conn, family, provenance, on_duplicate or "skip", batch)
-    if not isinstance(mapping, ProductionHistoryMapping):
-        raise NotBatchable("the family's store mapping takes whole documents")
-    return _MappedWriter(conn, family, provenance, on_duplicate or "skip", batch, mapping)
+    if isinstance(mapping, ProductionHistoryMapping):
+        return _MappedWriter(conn, family, provenance, on_duplicate or "skip", batch, mapping)
+    return _GenericWriter(conn, family, provenance, on_duplicate or "skip", batch)
+
+
+def batch_problem(family: Family) -> str | None:
+    """Say why documents of ``family`` cannot be written in batches, or None when they can."""
+    if len(family.collections) != 1 or family.collections[0].pointer != family.records_pointer:
+        return "the family's records are not one [records] collection"
+    mapping = mapping_for(family)
+    if mapping is None and family.mode != "merge":
+        return "a snapshot import is kept whole"
+    if mapping is not None and not isinstance(mapping, ProductionHistoryMapping):
+        return "the family's store mapping takes whole documents"
+    return None
 
 
 class BatchWriter:
@@ -172,6 +181,7 @@ class BatchWriter:
         :func:`~docmigrate.store.provenance.document_digest` of the whole upgraded document.
         """
         self._flush()
+        self._take_header(header)
         earlier = earlier_import(self.conn, self.family.name, digest)
         # "error" on a merge family refuses a re-import, naming the stored records: whole.
         refuse = self.on_duplicate == "error" and self.family.mode == "merge"
@@ -180,6 +190,9 @@ class BatchWriter:
                 WriteReport(self.family.name, None, 0, self.total, 0, already_imported=earlier)
             )
         return self._settle(header, digest, provenance)
+
+    def _take_header(self, header: Any) -> None:
+        """Read what the write needs from the header (raising what ``prepare`` raises)."""
 
     def _settle(self, header: Any, digest: str, provenance: Provenance) -> WriteReport:
         raise NotImplementedError
@@ -308,6 +321,8 @@ class _GenericWriter(BatchWriter):
             records.c.family == family.name,
             records.c.collection == family.collections[0].name,
         )
+        self._newest_key: str | None = None
+        self._header_text = ""
         self._seen: Counter[str] = Counter()
         """How often each unkeyed record's content occurred (the n-th is a record of its own)."""
         query = select(records.c.record_key).where(*self._mine).limit(1)
@@ -354,16 +369,19 @@ class _GenericWriter(BatchWriter):
         self.rows.delete(self.conn, [keys[n] for n in changed])
         self.rows.insert(self.conn, self.import_id, [items[n] for n in sorted(fresh + changed)])
 
+    def _take_header(self, header: Any) -> None:
+        self._newest_key = newest_key_of(header, self.family)
+        self._header_text = canonical_text(header)
+
     def _settle(self, header: Any, digest: str, provenance: Provenance) -> WriteReport:
         head = head_of(self.conn, self.family.name)
-        newest_key = newest_key_of(header, self.family)
+        newest_key, header_text = self._newest_key, self._header_text
         newest = (
             head is None
             or newest_key is None
             or head.newest_key is None
             or newest_key >= head.newest_key
         )
-        header_text = canonical_text(header)
         header_changes = newest and (head is None or head.header != header_text)
         if not header_changes and not self.imported and not self.replaced:
             # Nothing new: not even a provenance row.
