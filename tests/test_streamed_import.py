@@ -567,3 +567,15 @@ def _import_timed(path: Path, registry: Registry, url: str, *, stream: bool) -> 
             return next(import_paths([path], registry, store, step_timeout=0.2))
     finally:
         commands.STREAMING_MIN_SIZE = saved
+
+
+def test_version_label_after_the_records(registry: Registry, tmp_path: Path) -> None:
+    """The label after the runs (found by a first pass): streamed, and stored as in memory."""
+    runs = [_run(i) for i in range(8)]
+    path = _write(
+        tmp_path / "late.json",
+        {"production_runs": runs, "exported_at": "2025-12-21T12:00:00", "version": "1.0"},
+    )
+    reports = check_both_ways([(path, None)], registry, next(_sqlite_urls(tmp_path)))
+    assert reports[0].pipeline == commands.STREAMING
+    assert reports[0].steps == ["add_loss_tracking (1.0 -> 1.1)"]
