@@ -271,11 +271,18 @@ def test_postgresql_imports_the_same_rows(both: Registry, tmp_path: Path) -> Non
                                           for i in range(9)]}  # fmt: skip
     book = _write(tmp_path / "book.json", recipes)
     conflict = _write(tmp_path / "conflict.json", _history([_run(i) for i in (40, 41, 40)]))
-    scenario = [(first, None), (second, "replace"), (first, None), (book, None), (conflict, None)]
+    last = _write(tmp_path / "last.json", _history([_run(i) for i in range(50, 55)]))
+    scenario = [(first, None), (second, "replace"), (first, None), (book, None), (conflict, None),
+                (last, None)]  # fmt: skip
     with fresh_postgres_database(server) as a, fresh_postgres_database(server) as b:
         reports = check_both_ways(scenario, both, (a, b))
-    assert [r.pipeline == commands.STREAMING for r in reports] == [True] * 4 + [False]
+    assert [r.pipeline == commands.STREAMING for r in reports] == [True] * 4 + [False, True]
     assert reports[1].counts["replaced"] == 10 and not reports[4].ok
+    # Imports rolled back (already imported, a conflict) used no id: the ids are in-memory's.
+    assert [r.action for r in reports] == [
+        "import 1", "import 2", "already imported as import 1: nothing changed", "import 3", "",
+        "import 4",
+    ]  # fmt: skip
 
 
 def test_worker_task_streams_into_its_database(
