@@ -17,11 +17,13 @@ an invalid record or header, a step that fails, a key used twice, a value the ta
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from docmigrate import jsonio
@@ -35,7 +37,7 @@ from docmigrate.exceptions import (
     StoreURLError,
 )
 from docmigrate.family import Family, Step
-from docmigrate.jsonio.streaming import NotStreamable
+from docmigrate.jsonio.streaming import NotStreamable, RecordReader
 from docmigrate.jsonio.writing import (
     _checked_layout,
     _orjson_bytes,
@@ -119,37 +121,12 @@ def _import_pass(
             known,
             on_bytes=file_hash.update,
         )
-        pointer = reader.pointer
-        plan = _plan(family, version, pointer)
-        problem = batch_problem(family)
-        if problem is not None:
-            raise NotStreamable(problem)
+        plan = _plan(family, version, reader.pointer)
         result = StreamedImport(family, version, family.current, plan)
-        upgrade = UpgradeSettings(
-            family_name=settings.family_name, step_timeout=settings.step_timeout
-        )
-        steps = _RecordSteps(family, plan, pointer, upgrade)
-        validator = _record_validator(family, version, pointer)
-        errors = _Errors()
-        assumed = steps.header(head if known is None else known, check=False)
-        digest = _DocumentDigest(assumed, pointer, as_read=not plan)
-        provenance = Provenance(path.name, "", version, tuple(str(s.info) for s in plan))
+        work = _Work(registry, settings, reader, result, head if known is None else known)
         try:
             with store.writing() as conn:
-                writer = batch_writer(conn, family, provenance, settings.on_duplicate)
-                for record in reader.records():
-                    if not errors.add_record(validator, record, pointer):
-                        raise NotStreamable("a record is invalid (reading it whole places it)")
-                    value = steps.apply(record)
-                    writer.add(record.index, value, digest.add(value))
-                header = reader.finish()
-                _check_header(registry, upgrade, header, family, version, errors)
-                if errors.found:
-                    raise NotStreamable("the header is invalid (reading it whole places it)")
-                finished = steps.header(header.value)
-                document_digest = digest.finish(finished, header.value)
-                provenance = replace(provenance, sha256=file_hash.hexdigest())
-                result.written = writer.finish(finished, document_digest, provenance)
+                result.written = work.run(conn, path, file_hash.hexdigest)
         except Unchanged as unchanged:
             result.written = unchanged.report
         except StepTimeoutError as error:
@@ -161,13 +138,62 @@ def _import_pass(
     return result
 
 
+class _Work:
+    """One pass over the records: validate, upgrade, hash and hand each to the batch writer."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        settings: ImportSettings,
+        reader: RecordReader,
+        result: StreamedImport,
+        assumed: Any,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.reader = reader
+        self.result = result
+        family, pointer = result.family, reader.pointer
+        self.upgrade = UpgradeSettings(
+            family_name=settings.family_name, step_timeout=settings.step_timeout
+        )
+        self.steps = _RecordSteps(family, result.plan, pointer, self.upgrade)
+        self.validator = _record_validator(family, result.version, pointer)
+        header = self.steps.header(assumed, check=False)
+        self.digest = _DocumentDigest(header, pointer, as_read=not result.plan)
+
+    def run(self, conn: Connection, path: Path, sha256: Callable[[], str]) -> WriteReport:
+        """Store every record in ``conn``; the import's report (Unchanged when it changes none).
+
+        ``sha256`` gives the file's hash once it has been read to its end.
+        """
+        result, reader, pointer = self.result, self.reader, self.reader.pointer
+        steps = tuple(str(step.info) for step in result.plan)
+        provenance = Provenance(path.name, "", result.version, steps)
+        writer = batch_writer(conn, result.family, provenance, self.settings.on_duplicate)
+        errors = _Errors()
+        for record in reader.records():
+            if not errors.add_record(self.validator, record, pointer):
+                raise NotStreamable("a record is invalid (reading it whole places it)")
+            value = self.steps.apply(record)
+            writer.add(record.index, value, self.digest.add(value))
+        header = reader.finish()
+        _check_header(self.registry, self.upgrade, header, result.family, result.version, errors)
+        if errors.found:
+            raise NotStreamable("the header is invalid (reading it whole places it)")
+        finished = self.steps.header(header.value)
+        document_digest = self.digest.finish(finished, header.value)
+        provenance = replace(provenance, sha256=sha256())
+        return writer.finish(finished, document_digest, provenance)
+
+
 def _plan(family: Family, version: str, pointer: tuple[str, ...]) -> tuple[Step, ...]:
-    """The plan to the current version; NotStreamable unless it runs one record at a time."""
+    """The plan to the current version; NotStreamable unless it runs (and stores) by record."""
     try:
         plan = family.plan(version, family.current)
     except DocmigrateError as error:
         raise NotStreamable(str(error)) from None
-    reason = _plan_reason(family, plan, pointer)
+    reason = _plan_reason(family, plan, pointer) or batch_problem(family)
     if reason is not None:
         raise NotStreamable(reason)
     return plan
