@@ -18,6 +18,7 @@ the file's sha256 and the document's digest are known.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import Counter
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from docmigrate.family import Family
 from docmigrate.store.generic import CollectionRows, Keyed, head_of, newest_key_of
@@ -55,6 +57,55 @@ class Unchanged(Exception):
     def __init__(self, report: WriteReport) -> None:
         super().__init__("nothing to change")
         self.report = report
+
+
+class _KeySet:
+    """Keys seen in the file, kept in a temporary table: memory stays flat however many.
+
+    Only the keys of skipped records go here (those written are in the store's own tables,
+    under this import's id); re-importing a big file skips every record.
+    """
+
+    TABLE = "docmigrate_skipped_keys"
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.made = False
+
+    def add(self, keys: Sequence[str]) -> None:
+        """Add ``keys``; NotBatchable if one is already there (or repeated among them)."""
+        if not keys:
+            return
+        if len(set(keys)) != len(keys):
+            raise NotBatchable("a key is used twice in the file")
+        if not self.made:
+            self._make()
+        try:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {self.TABLE} (record_key) VALUES ({_marker(self.conn)})",
+                [(key,) for key in keys],
+            )
+        except IntegrityError:
+            raise NotBatchable("a key is used twice in the file") from None
+
+    def drop(self) -> None:
+        """Drop the table before the import commits (a connection outlives its import)."""
+        if self.made:
+            self.conn.exec_driver_sql(f"DROP TABLE {self.TABLE}")
+            self.made = False
+
+    def _make(self) -> None:
+        # A rolled-back import takes its table with it; one left by a crash is replaced.
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.TABLE}")
+        self.conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {self.TABLE} (record_key TEXT PRIMARY KEY)"
+        )
+        self.made = True
+
+
+def _marker(conn: Connection) -> str:
+    """The driver's parameter marker."""
+    return "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
 
 
 def _id_sequence(conn: Connection) -> str | None:
@@ -148,7 +199,9 @@ class BatchWriter:
         self.import_id = _start_provenance(conn, family, provenance, self._sequence)
         self.pending: list[tuple[int, Any, str]] = []
         self.imported = self.skipped = self.replaced = 0
-        self._skipped_keys: set[str] = set()
+        self._look_up = False
+        """Whether batches look up stored keys (the store held records of the family)."""
+        self._skipped_keys = _KeySet(conn)
         """Keys of records left as stored: a second one in the file is a conflict."""
 
     def add(self, position: int, record: Any, text: bytes) -> None:
@@ -165,6 +218,11 @@ class BatchWriter:
         pending, self.pending = self.pending, []
         if pending:
             self._write(pending)
+            if self._look_up:
+                # The collector is paused for speed, but a query's result leaves reference
+                # cycles that hold its parameters (the batch's keys): free them, or memory
+                # grows. Only the objects made since the last batch are looked at.
+                gc.collect(0)
 
     def _write(self, pending: list[tuple[int, Any, str]]) -> None:
         raise NotImplementedError
@@ -181,6 +239,7 @@ class BatchWriter:
         :func:`~docmigrate.store.provenance.document_digest` of the whole upgraded document.
         """
         self._flush()
+        self._skipped_keys.drop()
         self._take_header(header)
         earlier = earlier_import(self.conn, self.family.name, digest)
         # "error" on a merge family refuses a re-import, naming the stored records: whole.
@@ -213,10 +272,7 @@ class BatchWriter:
 
     def _keep(self, keys: Sequence[str]) -> None:
         """Note records left as stored (skipped); the file must not repeat their keys."""
-        for key in keys:
-            if key in self._skipped_keys:
-                raise NotBatchable("a key is used twice in the file")
-            self._skipped_keys.add(key)
+        self._skipped_keys.add(keys)
         self.skipped += len(keys)
 
     def _complete(self, digest: str, provenance: Provenance, newest_key: str | None) -> None:
