@@ -9,6 +9,7 @@ record, a cut file, a failing read, a kill) must leave the database as it was.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import signal
@@ -586,3 +587,28 @@ def test_version_label_after_the_records(registry: Registry, tmp_path: Path) -> 
     reports = check_both_ways([(path, None)], registry, next(_sqlite_urls(tmp_path)))
     assert reports[0].pipeline == commands.STREAMING
     assert reports[0].steps == ["add_loss_tracking (1.0 -> 1.1)"]
+
+
+def test_batches_that_look_up_keys_leave_no_garbage(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches querying stored keys (collector paused) leave no cycles behind: memory stays flat."""
+    monkeypatch.setattr(commands, "STREAMING_MIN_SIZE", 0)
+    monkeypatch.setattr(store_streamed, "BATCH", 50)
+    half = _write(tmp_path / "half.json", _history([_run(i) for i in range(0, 3000, 2)]))
+    full = _write(tmp_path / "full.json", _history([_run(i) for i in range(3000)]))
+    tracked: list[int] = []
+    flush = store_streamed.BatchWriter._flush
+
+    def counted(writer: store_streamed.BatchWriter) -> None:
+        flush(writer)
+        tracked.append(len(gc.get_objects()))
+
+    with open_store(str(tmp_path / "store.db")) as store:
+        assert next(import_paths([half], registry, store)).counts["imported"] == 1500
+        monkeypatch.setattr(store_streamed.BatchWriter, "_flush", counted)
+        report = next(import_paths([full], registry, store))
+    assert report.pipeline == commands.STREAMING and report.counts["skipped"] == 1500
+    assert len(tracked) == 61  # 60 batches looked up their keys, then the final flush
+    # Without collecting, each batch's query left ~10 objects (and its keys) for good.
+    assert tracked[-2] - tracked[5] < 100
