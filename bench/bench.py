@@ -1,6 +1,7 @@
 """Benchmark docmigrate against check-jsonschema and the orjson / sqlite3 limits.
 
 Usage: python bench/bench.py [--runs 100000] [--repeat 3] [--growth 10000,100000,1000000]
+                             [--only validate,upgrade,import,extra]
 
 One command: generates deterministic production-history documents (2 consumptions per run,
 losses on every 5th run, written as ``json.dumps(indent=2)`` would, one run at a time so that
@@ -13,11 +14,15 @@ their peak memory (max RSS of the child):
   1,000 files in one process;
 * ``docmigrate upgrade`` 1.0 -> 1.1 of the big file into a folder vs the limit: orjson load +
   dump + write with the garbage collector off;
-* ``docmigrate import`` of the big 1.1 file into a new SQLite file (the whole command) vs raw
-  ``sqlite3`` ``executemany`` of the same rows into the same tables, after an orjson load;
+* ``docmigrate import`` of the big 1.1 file into a new SQLite file (the whole command, which
+  must say it streamed) vs raw ``sqlite3`` ``executemany`` of the same rows into the same
+  tables, after an orjson load;
 * extra rows, not references: ``json.load``, and a standard-library upgrade (load + dump);
-* how time and peak memory of streaming ``validate`` and ``upgrade`` grow with the number of
-  runs (``--growth``): memory must stay flat.
+* how time and peak memory of streaming ``validate``, ``upgrade`` and ``import`` grow with the
+  number of runs (``--growth``): memory must stay flat.
+
+``--only`` runs some of the rows (and growth columns): ``validate``, ``upgrade``, ``import``,
+``extra``, comma-separated.
 
 check-jsonschema is installed from PyPI into its own venv (``--cj-venv``, default
 /tmp/cj-venv) the first time: that needs network once.
@@ -334,6 +339,12 @@ def main() -> None:
     parser.add_argument("--cj-venv", type=Path, default=Path("/tmp/cj-venv"))
     parser.add_argument("--keep", type=Path, help="write the generated files here and keep them")
     parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")) if text else set(SECTIONS),
+        default=set(SECTIONS),
+        help=f"run only these rows, comma-separated, of: {','.join(SECTIONS)}",
+    )
+    parser.add_argument(
         "--measure", nargs=3, metavar=("TASK", "SOURCE", "TARGET"), help=argparse.SUPPRESS
     )
     parser.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)
@@ -342,6 +353,8 @@ def main() -> None:
         path, runs, version, start = args.generate
         write_document(Path(path), int(runs), version, int(start))
         return
+    if not args.only <= set(SECTIONS):
+        parser.error(f"--only takes {','.join(SECTIONS)}, not {','.join(sorted(args.only))}")
     if args.measure:
         task, source, target = args.measure
         print(json.dumps(measure(task, Path(source), Path(target))))
@@ -355,24 +368,62 @@ def main() -> None:
             shutil.rmtree(folder)
 
 
+SECTIONS = ("validate", "upgrade", "import", "extra")
+"""The groups of rows ``--only`` chooses from."""
+
+
 def run_all(args: argparse.Namespace, folder: Path) -> None:
-    cj = check_jsonschema(args.cj_venv)
+    only = args.only
     dm = docmigrate_command()
+    needed = {"1.0": only & {"upgrade", "extra"}, "1.1": only & {"validate", "import", "extra"}}
+    big = {v: generated(folder / f"big-{v}.json", args.runs, v) for v, why in needed.items() if why}
+    for path in big.values():
+        print(f"generated {path.name}: {path.stat().st_size / 2**20:.1f} MiB")
+    print(f"\n{args.runs} runs; python {sys.version.split()[0]}; median of {args.repeat}")
+    if "validate" in only:
+        validate_rows(args, folder, dm, big["1.1"])
+    out, db = folder / "out", folder / "out.db"
+    repeat = args.repeat
+    if "upgrade" in only:
+        source = big["1.0"]
+        ours = median([*dm, "upgrade", str(source), "--out", str(out)], repeat, out, streamed=True)
+        limit = median(reference("orjson.limit", source, folder / "limit.json"), repeat)
+        show(
+            f"upgrade 1.0 -> 1.1, {source.stat().st_size / 1e6:.0f} MB, to a folder",
+            ours,
+            limit,
+            "orjson load+dump+write",
+        )
+    if "import" in only:
+        command = [*dm, "import", str(big["1.1"]), "--db", str(db)]
+        ours = median(command, repeat, db, streamed=True)
+        limit = median(reference("sqlite3.executemany", big["1.1"], db), repeat, db)
+        show(f"import {args.runs:,} runs into SQLite", ours, limit, "sqlite3 executemany")
+    if "extra" in only:
+        print("extra rows (not references):")
+        stdlib = median(reference("json.load", big["1.1"], folder / "x"), repeat)
+        ours = median([*dm, "validate", str(big["1.1"])], 1)
+        show("  validate (again, once)", ours, stdlib, "json.load")
+        source = big["1.0"]
+        stdlib = median(reference("stdlib.upgrade", source, folder / "x.json"), 1)
+        ours = median([*dm, "upgrade", str(source), "--out", str(out)], 1, out)
+        show("  upgrade (again, once)", ours, stdlib, "stdlib load+dump+write")
+    growth(args, folder, dm)
+
+
+def validate_rows(args: argparse.Namespace, folder: Path, dm: list[str], big: Path) -> None:
+    """The validate rows: one big file, one a tenth of its size, 1,000 small files."""
+    cj = check_jsonschema(args.cj_venv)
     schema = Path(__file__).parent.parent / "src/docmigrate/families/production_history"
-    big = {v: generated(folder / f"big-{v}.json", args.runs, v) for v in ("1.0", "1.1")}
     tenth = generated(folder / "tenth-1.1.json", args.runs // 10, "1.1")
     small = folder / "small"
     subprocess.run(
         [sys.executable, __file__, "--generate", str(small), "3", "1.1", "-1"], check=True
     )
-    for path in (*big.values(), tenth):
-        print(f"generated {path.name}: {path.stat().st_size / 2**20:.1f} MiB")
-    print(f"\n{args.runs} runs; python {sys.version.split()[0]}; median of {args.repeat}")
-    out, db = folder / "out", folder / "out.db"
     repeat = args.repeat
     s11 = str(schema / "1.1.schema.json")
     for title, path in (
-        (f"validate one {big['1.1'].stat().st_size / 1e6:.0f} MB file", big["1.1"]),
+        (f"validate one {big.stat().st_size / 1e6:.0f} MB file", big),
         (f"validate one {tenth.stat().st_size / 1e6:.0f} MB file", tenth),
     ):
         streams = path.stat().st_size >= STREAMING_MIN_SIZE
@@ -383,47 +434,45 @@ def run_all(args: argparse.Namespace, folder: Path) -> None:
     ours = median([*dm, "validate", str(small)], repeat)
     theirs = median([*cj, "--schemafile", s11, *files], repeat)
     show("validate 1,000 small files (one process)", ours, theirs, "check-jsonschema")
-    source = big["1.0"]
-    ours = median([*dm, "upgrade", str(source), "--out", str(out)], repeat, out, streamed=True)
-    limit = median(reference("orjson.limit", source, folder / "limit.json"), repeat)
-    show(
-        f"upgrade 1.0 -> 1.1, {source.stat().st_size / 1e6:.0f} MB, to a folder",
-        ours,
-        limit,
-        "orjson load+dump+write",
-    )
-    ours = median([*dm, "import", str(big["1.1"]), "--db", str(db)], repeat, db)
-    limit = median(reference("sqlite3.executemany", big["1.1"], db), repeat, db)
-    show(f"import {args.runs:,} runs into SQLite", ours, limit, "sqlite3 executemany")
-    print("extra rows (not references):")
-    stdlib = median(reference("json.load", big["1.1"], folder / "x"), repeat)
-    ours = median([*dm, "validate", str(big["1.1"])], 1)
-    show("  validate (again, once)", ours, stdlib, "json.load")
-    stdlib = median(reference("stdlib.upgrade", source, folder / "x.json"), 1)
-    ours = median([*dm, "upgrade", str(source), "--out", str(out)], 1, out)
-    show("  upgrade (again, once)", ours, stdlib, "stdlib load+dump+write")
-    growth(args, folder, dm)
 
 
 def growth(args: argparse.Namespace, folder: Path, dm: list[str]) -> None:
-    """How time and memory of streaming validate and upgrade grow with the number of runs."""
+    """How time and memory of streaming validate, upgrade and import grow with the runs.
+
+    validate and upgrade read a 1.0 file; import reads a 1.1 file of as many runs (into a new
+    SQLite file), so that each column is the row above it at another size.
+    """
     sizes = [int(s) for s in args.growth.split(",") if s]
-    if not sizes:
+    columns = [c for c in ("validate", "upgrade", "import") if c in args.only]
+    if not sizes or not columns:
         return
     print("\ngrowth (streaming; each measured once):")
-    print(f"{'runs':>10} {'MB':>7} | {'validate s':>10} {'MiB':>5} | {'upgrade s':>9} {'MiB':>5}")
-    out = folder / "grow-out"
+    print(f"{'runs':>10} {'MB':>7}" + "".join(f" | {c + ' s':>10} {'MiB':>5}" for c in columns))
+    out, db = folder / "grow-out", folder / "grow.db"
     for runs in sizes:
-        path = generated(folder / "grow.json", runs, "1.0")
+        version = "1.0" if columns != ["import"] else "1.1"
+        path = generated(folder / "grow.json", runs, version)
         size = path.stat().st_size / 1e6
-        check = timed([*dm, "validate", str(path)], streamed=True)
-        upgraded = timed([*dm, "upgrade", str(path), "--out", str(out)], out, streamed=True)
+        measured = []
+        for column in columns:
+            if column == "validate":
+                measured.append(timed([*dm, "validate", str(path)], streamed=True))
+            elif column == "upgrade":
+                command = [*dm, "upgrade", str(path), "--out", str(out)]
+                measured.append(timed(command, out, streamed=True))
+            else:
+                if version != "1.1":
+                    path.unlink()
+                    path = generated(folder / "grow.json", runs, "1.1")
+                command = [*dm, "import", str(path), "--db", str(db)]
+                measured.append(timed(command, db, streamed=True))
         print(
-            f"{runs:>10,} {size:7.0f} | {check['seconds']:10.2f} {check['peak_mib']:5.0f} | "
-            f"{upgraded['seconds']:9.2f} {upgraded['peak_mib']:5.0f}",
+            f"{runs:>10,} {size:7.0f}"
+            + "".join(f" | {m['seconds']:10.2f} {m['peak_mib']:5.0f}" for m in measured),
             flush=True,
         )
         remove(out)
+        remove(db)
         path.unlink()
 
 

@@ -585,6 +585,7 @@ def _refuse_in_memory(db: str, why: str) -> None:
 @action_format_option
 @scheduler_options
 @family_path_option
+@verbose_option
 def import_(
     paths: tuple[Path, ...],
     db: str,
@@ -597,6 +598,7 @@ def import_(
     scheduler: str | None,
     scheduler_timeout: float | None,
     family_paths: tuple[Path, ...],
+    verbose: bool,
 ) -> None:
     """Import files into a database: validate, upgrade to current, write each file atomically.
 
@@ -633,6 +635,8 @@ def import_(
     else:
         files = [path for path, _ in iter_json_files(paths, exclude or settings.exclude)]
         reports = _import_on_cluster(files, db, registry, options, chosen, timeout, family_paths)
+    if verbose:
+        _echo_pipelines(reports)
     if output_format == "json":
         _echo_json(reports)
     else:

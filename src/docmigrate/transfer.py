@@ -17,18 +17,22 @@ from docmigrate import jsonio
 from docmigrate.archive import WORKER_DIED, anchor
 from docmigrate.commands import (
     DEFAULT_MAX_FILE_SIZE,
+    STREAMING,
     file_guard,
     open_document,
     record_migration_failure,
 )
-from docmigrate.exceptions import DocmigrateError, StoreError
+from docmigrate.commands import _worth_streaming as worth_streaming
+from docmigrate.exceptions import DocmigrateError, StepTimeoutError, StoreError
 from docmigrate.family import Family
 from docmigrate.files import iter_json_files
+from docmigrate.jsonio.streaming import NotStreamable
 from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
-from docmigrate.store import OnDuplicate, Provenance, Store, WriteReport, open_store
+from docmigrate.store import OnDuplicate, Provenance, SQLStore, Store, WriteReport, open_store
+from docmigrate.streamed_import import ImportSettings, import_stream
 from docmigrate.validation import validate
 
 
@@ -75,9 +79,45 @@ def _import_one(
     max_file_size: int,
     step_timeout: float | None,
 ) -> None:
+    settings = ImportSettings(family_name, max_file_size, step_timeout, on_duplicate)
+    if import_streaming(path, registry, store, report, settings):
+        return
     prepared = prepare_import(path, registry, report, family_name, max_file_size, step_timeout)
     if prepared is not None:
         store_import(prepared, store, report, on_duplicate=on_duplicate)
+
+
+def import_streaming(
+    path: Path, registry: Registry, store: Store, report: FileReport, settings: ImportSettings
+) -> bool:
+    """Import ``path`` record by record when that applies; False: import it whole instead."""
+    if not isinstance(store, SQLStore):
+        report.pipeline = "in memory: the store takes whole documents"
+        return False
+    if not worth_streaming(path, report):
+        return False
+    try:
+        result = import_stream(path, registry, store, settings)
+    except NotStreamable as reason:
+        report.pipeline = f"in memory: {reason}"
+        return False
+    except OSError:  # reading it whole reports the problem as for any file
+        report.pipeline = "in memory: the file could not be streamed"
+        return False
+    report.pipeline = STREAMING
+    report.family, report.version = result.family.name, result.version
+    if isinstance(result.failure, StepTimeoutError):  # as migrate's failure is reported
+        report.problems.append(Problem(1, 1, "$", str(result.failure), "StepTimeoutError"))
+        return True
+    report.target = result.target
+    report.steps = [str(step.info) for step in result.plan]
+    if result.failure is not None:
+        message = f"nothing imported: {result.failure}"
+        report.problems.append(Problem(1, 1, "$", message, "store"))
+    elif result.written is not None:
+        report.action = import_action(result.written)
+        report.counts = result.written.counts
+    return True
 
 
 @dataclass
@@ -192,6 +232,8 @@ class ImportTask:
         )
         with file_guard(report):
             options = self.options
+            if self._streamed(registry, report):
+                return report
             prepared = prepare_import(
                 self.path,
                 registry,
@@ -213,6 +255,23 @@ class ImportTask:
                     return report
                 store_import(prepared, store, report, on_duplicate=options.on_duplicate)
         return report
+
+    def _streamed(self, registry: Registry, report: FileReport) -> bool:
+        """Import the file record by record into ``db`` when that applies (True: done)."""
+        if self.db is None:
+            report.pipeline = "in memory: the workers hand whole documents to the SQLite writer"
+            return False
+        if not worth_streaming(self.path, report):
+            return False
+        try:
+            store = _worker_store(str(self.db))
+        except StoreError:  # the whole-document path reports it after reading the file
+            return False
+        options = self.options
+        settings = ImportSettings(
+            options.family_name, options.max_file_size, options.step_timeout, options.on_duplicate
+        )
+        return import_streaming(self.path, registry, store, report, settings)
 
     def died(self) -> FileReport:
         """A failure of this file: its worker died; all of it is stored, or none."""

@@ -187,9 +187,19 @@ class ProductionHistoryMapping:
             conn.execute(delete(runs).where(runs.c.uuid.in_(part)))
 
     def insert(
-        self, conn: Connection, import_id: int, records: Sequence[tuple[int, str, Any]]
+        self,
+        conn: Connection,
+        import_id: int,
+        records: Sequence[tuple[int, str, Any]],
+        *,
+        name_conflicts: bool = True,
     ) -> None:
-        """Insert runs, then all their consumptions, then all their losses (three executemany)."""
+        """Insert runs, then all their consumptions, then all their losses (three executemany).
+
+        With ``name_conflicts`` a child uuid used twice or already stored raises
+        RecordConflictError naming it; without, the database's unique keys refuse it (cheaper,
+        for callers that then find the culprit another way).
+        """
         get_run = _RUN.get
         run_rows = [
             (*get_run(run), import_id, position, utc_sort_key(run["produced_at"]))
@@ -211,7 +221,8 @@ class ProductionHistoryMapping:
             place = functools.partial(_child_place, records, name)
             columns.check(rows, place)
             # A child's own uuid is the first field of its row (CONSUMPTION_FIELDS, LOSS_FIELDS).
-            _refuse_child_conflicts(conn, table, [row[0] for row in rows], place)
+            if name_conflicts:
+                _refuse_child_conflicts(conn, table, [row[0] for row in rows], place)
             bulk_insert(conn, table, (*columns.fields, "run_uuid", "position"), rows)
 
     def read(self, conn: Connection) -> list[Any]:

@@ -160,6 +160,17 @@ class SQLStore:
                 conn, mapping, family, keyed, provenance, on_duplicate or "skip", digest
             )
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction, this writer's turn taken, as :meth:`write` runs its own.
+
+        For writers that bring their records in batches (a streamed import): an exception
+        leaves the database as it was.
+        """
+        with jsonio.gc_paused(), self._transaction() as conn:
+            _take_writer_turn(conn, self.busy_timeout)
+            yield conn
+
     def _write_mapped(
         self,
         conn: Connection,
