@@ -240,7 +240,9 @@ def test_records_are_mostly_non_empty(tmp_path: Any) -> None:
     family = load_family(write_big_family(tmp_path / "big"))
     sizes: list[int] = []
 
-    @settings(max_examples=100, database=None, deadline=None)
+    # A fixed seed: Hypothesis' draws are not independent (it mutates earlier ones), so the
+    # share of empty arrays varies widely between seeds (about 11 to 42 in 100 were seen).
+    @settings(max_examples=100, database=None, deadline=None, derandomize=True)
     @given(documents(family))
     def check(document: Any) -> None:
         sizes.append(len(document["ingredients"]))
