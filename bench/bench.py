@@ -1,6 +1,7 @@
 """Benchmark docmigrate against check-jsonschema and the orjson / sqlite3 limits.
 
 Usage: python bench/bench.py [--runs 100000] [--repeat 3] [--growth 10000,100000,1000000]
+                             [--only validate,upgrade,import,extra]
 
 One command: generates deterministic production-history documents (2 consumptions per run,
 losses on every 5th run, written as ``json.dumps(indent=2)`` would, one run at a time so that
@@ -325,6 +326,18 @@ def show(title: str, ours: dict[str, float], theirs: dict[str, float], name: str
     )
 
 
+GROUPS = ("validate", "upgrade", "import", "extra")
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    """The row groups named in ``--only``; argparse reports unknown ones as a usage error."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(names) - set(GROUPS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose among {','.join(GROUPS)}, not {text!r}")
+    return names
+
+
 def main() -> None:
     """Generate the documents, run every measurement, print the rows and the growth."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -333,6 +346,12 @@ def main() -> None:
     parser.add_argument("--growth", default="10000,100000,1000000")
     parser.add_argument("--cj-venv", type=Path, default=Path("/tmp/cj-venv"))
     parser.add_argument("--keep", type=Path, help="write the generated files here and keep them")
+    parser.add_argument(
+        "--only",
+        type=_groups,
+        default=GROUPS,
+        help=f"comma-separated row groups to run (default: all of {','.join(GROUPS)})",
+    )
     parser.add_argument(
         "--measure", nargs=3, metavar=("TASK", "SOURCE", "TARGET"), help=argparse.SUPPRESS
     )
@@ -371,8 +390,46 @@ def run_all(args: argparse.Namespace, folder: Path) -> None:
     out, db = folder / "out", folder / "out.db"
     repeat = args.repeat
     s11 = str(schema / "1.1.schema.json")
+    if "validate" in args.only:
+        validate_rows(args, cj, dm, big["1.1"], tenth, small, s11)
+    source = big["1.0"]
+    if "upgrade" in args.only:
+        ours = median([*dm, "upgrade", str(source), "--out", str(out)], repeat, out, streamed=True)
+        limit = median(reference("orjson.limit", source, folder / "limit.json"), repeat)
+        show(
+            f"upgrade 1.0 -> 1.1, {source.stat().st_size / 1e6:.0f} MB, to a folder",
+            ours,
+            limit,
+            "orjson load+dump+write",
+        )
+    if "import" in args.only:
+        ours = median([*dm, "import", str(big["1.1"]), "--db", str(db)], repeat, db)
+        limit = median(reference("sqlite3.executemany", big["1.1"], db), repeat, db)
+        show(f"import {args.runs:,} runs into SQLite", ours, limit, "sqlite3 executemany")
+    if "extra" in args.only:
+        print("extra rows (not references):")
+        stdlib = median(reference("json.load", big["1.1"], folder / "x"), repeat)
+        ours = median([*dm, "validate", str(big["1.1"])], 1)
+        show("  validate (again, once)", ours, stdlib, "json.load")
+        stdlib = median(reference("stdlib.upgrade", source, folder / "x.json"), 1)
+        ours = median([*dm, "upgrade", str(source), "--out", str(out)], 1, out)
+        show("  upgrade (again, once)", ours, stdlib, "stdlib load+dump+write")
+    growth(args, folder, dm)
+
+
+def validate_rows(
+    args: argparse.Namespace,
+    cj: list[str],
+    dm: list[str],
+    big: Path,
+    tenth: Path,
+    small: Path,
+    s11: str,
+) -> None:
+    """The three validate rows: one big file, one a tenth of it, 1,000 small files."""
+    repeat = args.repeat
     for title, path in (
-        (f"validate one {big['1.1'].stat().st_size / 1e6:.0f} MB file", big["1.1"]),
+        (f"validate one {big.stat().st_size / 1e6:.0f} MB file", big),
         (f"validate one {tenth.stat().st_size / 1e6:.0f} MB file", tenth),
     ):
         streams = path.stat().st_size >= STREAMING_MIN_SIZE
@@ -383,26 +440,6 @@ def run_all(args: argparse.Namespace, folder: Path) -> None:
     ours = median([*dm, "validate", str(small)], repeat)
     theirs = median([*cj, "--schemafile", s11, *files], repeat)
     show("validate 1,000 small files (one process)", ours, theirs, "check-jsonschema")
-    source = big["1.0"]
-    ours = median([*dm, "upgrade", str(source), "--out", str(out)], repeat, out, streamed=True)
-    limit = median(reference("orjson.limit", source, folder / "limit.json"), repeat)
-    show(
-        f"upgrade 1.0 -> 1.1, {source.stat().st_size / 1e6:.0f} MB, to a folder",
-        ours,
-        limit,
-        "orjson load+dump+write",
-    )
-    ours = median([*dm, "import", str(big["1.1"]), "--db", str(db)], repeat, db)
-    limit = median(reference("sqlite3.executemany", big["1.1"], db), repeat, db)
-    show(f"import {args.runs:,} runs into SQLite", ours, limit, "sqlite3 executemany")
-    print("extra rows (not references):")
-    stdlib = median(reference("json.load", big["1.1"], folder / "x"), repeat)
-    ours = median([*dm, "validate", str(big["1.1"])], 1)
-    show("  validate (again, once)", ours, stdlib, "json.load")
-    stdlib = median(reference("stdlib.upgrade", source, folder / "x.json"), 1)
-    ours = median([*dm, "upgrade", str(source), "--out", str(out)], 1, out)
-    show("  upgrade (again, once)", ours, stdlib, "stdlib load+dump+write")
-    growth(args, folder, dm)
 
 
 def growth(args: argparse.Namespace, folder: Path, dm: list[str]) -> None:
