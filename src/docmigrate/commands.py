@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from docmigrate import jsonio, streaming, textdiff
+from docmigrate import jsonio, streaming
 from docmigrate.exceptions import (
     SHOWN_ERRORS,
     DetectionError,
@@ -521,6 +521,8 @@ def unified_diff(before: Any, after: Any, name: str, *, max_lines: int = 2_000) 
     Past ``max_lines`` lines the diff stops (what is shown still applies) and a last line says
     how many lines were left out.
     """
+    from docmigrate import textdiff  # only --diff needs it
+
     old = textdiff.split_lines(jsonio.dumps(before, indent=2) + "\n")
     new = textdiff.split_lines(jsonio.dumps(after, indent=2) + "\n")
     diff = textdiff.unified_diff(
