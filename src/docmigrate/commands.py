@@ -32,6 +32,7 @@ from docmigrate.exceptions import (
 )
 from docmigrate.family import Family
 from docmigrate.files import (
+    FOLDER,
     FileTooLargeError,
     atomic_writer,
     common_root,
@@ -49,7 +50,7 @@ from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
 from docmigrate.style import detect_style
-from docmigrate.validation import SchemaError, iter_errors, sort_errors
+from docmigrate.validation import SchemaError, is_valid, iter_errors, sort_errors
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024**3
 """The largest document read by default (4 GiB); ``--max-file-size`` raises or lowers it."""
@@ -135,7 +136,10 @@ def _validate_one(
         return
     opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
     if opened is not None:
-        errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
+        value, family, version = opened.loaded.value, opened.family, opened.version
+        # is_valid first: most files are valid, and it builds no error objects.
+        valid = is_valid(value, family, version)
+        errors = [] if valid else sort_errors(iter_errors(value, family, version))
         report.problems += schema_problems(opened.loaded, errors)
         if require_current and not errors and opened.version != opened.family.current:
             place = opened.loaded.position(opened.family.version_pointer)
@@ -601,14 +605,15 @@ def open_document(
 def _read(path: Path, report: FileReport, max_file_size: int) -> bytes | None:
     """The bytes of ``path`` (``-``: standard input), or None with the reason in ``report``."""
     problem = None
-    if str(path) != "-" and path.is_dir():
+    kind = None if str(path) == "-" else not_a_regular_file(path)  # one stat for both checks
+    if kind == FOLDER:
         problem = (
             "a docmigrate backup folder, never read as input"
             if is_backup_folder(path)
             else "no JSON files found under this folder (only *.json files are read; hidden "
             "ones, backup folders and excluded ones are skipped)"
         )
-    elif str(path) != "-" and (kind := not_a_regular_file(path)) is not None:
+    elif kind is not None:
         problem = f"not a regular file ({kind}); only regular files are read"
     else:
         try:
