@@ -6,7 +6,6 @@ import functools
 import gc
 import re
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -331,8 +330,10 @@ def clone(value: JSONValue) -> JSONValue:
     """
     if isinstance(value, dict):
         if type(value) is dict and len(value) <= _SMALL:
-            with suppress(RecursionError):
+            try:  # not contextlib.suppress: its object costs as much as copying a small value
                 return _copied(value)
+            except RecursionError:
+                pass
         root: dict[str, JSONValue] | list[JSONValue] = dict(value)
     elif isinstance(value, list):
         root = list(value)
