@@ -24,9 +24,9 @@ HEAVY = (
     "sqlalchemy", "hypothesis", "rich", "distributed", "dask", "importlib.metadata",
     "multiprocessing", "concurrent.futures.process", "xml.etree.ElementTree", "difflib",
     "logging", "ctypes", "docmigrate.store", "docmigrate.evolution.diff", "docmigrate.textdiff",
-    "docmigrate.transfer", "docmigrate.testing",
+    "docmigrate.transfer", "docmigrate.testing", "traceback", "textwrap",
 )  # fmt: skip
-"""Modules `validate` never needs (stores, property testing, workers, other reports)."""
+"""Modules `validate` never needs (stores, property testing, workers, other reports, tracebacks)."""
 
 # Runs the command line in a fresh interpreter, then prints the modules it ended up with.
 _SCRIPT = """
@@ -123,3 +123,21 @@ def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
         zipped.writestr("fam-1.0.dist-info/entry_points.txt", "[docmigrate.families]\n")
     monkeypatch.setattr(sys, "path", [str(_site(tmp_path, {})), str(archive)])
     assert registry._may_declare_families() is True
+
+
+def test_a_bug_still_prints_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug still prints its traceback (the module is imported only then)."""
+    from docmigrate import cli
+
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("injected bug")
+
+    monkeypatch.setattr(cli, "render", broken)
+    with pytest.raises(SystemExit) as done:
+        cli.main(["validate", str(HISTORY_VALID / "with-losses.json")])
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert "docmigrate: internal error (please report it):" in err
+    assert "Traceback (most recent call last)" in err and "RuntimeError: injected bug" in err
