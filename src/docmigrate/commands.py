@@ -14,9 +14,9 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from docmigrate import jsonio, streaming
+from docmigrate import jsonio
 from docmigrate.exceptions import (
     SHOWN_ERRORS,
     DetectionError,
@@ -45,12 +45,13 @@ from docmigrate.files import (
     write_atomic,
     write_backup,
 )
-from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
-from docmigrate.style import detect_style
 from docmigrate.validation import SchemaError, is_valid, iter_errors, sort_errors
+
+if TYPE_CHECKING:  # loaded on first use: validating small files needs none of them
+    from docmigrate import streaming
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024**3
 """The largest document read by default (4 GiB); ``--max-file-size`` raises or lowers it."""
@@ -157,6 +158,8 @@ def _validate_streaming(
     """Validate ``path`` record by record when that applies; False: read it whole instead."""
     if not _worth_streaming(path, report):
         return False
+    from docmigrate import streaming  # only files big enough to stream need it
+
     try:
         found = streaming.validate_stream(path, registry, family_name, max_file_size=max_file_size)
     except streaming.NotStreamable as reason:
@@ -340,6 +343,8 @@ def _upgrade_one(
     if opened is None:
         return
     loaded = opened.loaded
+    from docmigrate.migrator import migrate  # loaded on first use (validate never needs it)
+
     try:
         result = migrate(
             loaded.value,
@@ -384,6 +389,8 @@ def _upgrade_streaming(
     if options.diff:
         report.pipeline = "in memory: --diff compares whole documents"
         return False
+    from docmigrate import streaming
+
     settings = streaming.UpgradeSettings(
         family_name=options.family_name,
         to=options.to,
@@ -431,7 +438,9 @@ def _stream_output(
 ) -> contextlib.AbstractContextManager[BinaryIO]:
     """Where a streamed upgrade writes: nowhere for a dry run, else atomically in place."""
     if options.dry_run:
-        return streaming.discarding()
+        from docmigrate.streaming import discarding
+
+        return discarding()
     if options.out is not None:
         job.destination.parent.mkdir(parents=True, exist_ok=True)
     backup = options.backup
@@ -483,6 +492,8 @@ def _file_sha256(path: Path) -> str:
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
     """The writer's options for a file read as ``text``: its own style, as options override."""
+    from docmigrate.style import detect_style
+
     style = detect_style(text).overridden(indent=options.indent, ensure_ascii=options.ensure_ascii)
     return style.dump_options()
 
