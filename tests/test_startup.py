@@ -148,3 +148,16 @@ def test_a_bug_still_prints_its_traceback(
     assert done.value.code == 2
     assert "docmigrate: internal error (please report it):" in err
     assert "Traceback (most recent call last)" in err and "RuntimeError: injected bug" in err
+
+
+def test_an_unpacked_egg_declaring_families_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unpacked egg on sys.path (its EGG-INFO folder) is looked at as importlib does."""
+    egg = tmp_path / "fam-1.0-py3.11.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[docmigrate.families]\nfam = fam\n")
+    monkeypatch.setattr(sys, "path", [str(egg)])
+    assert registry._may_declare_families() is True
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[console_scripts]\nfam = fam:main\n")
+    assert registry._may_declare_families() is False

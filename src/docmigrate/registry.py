@@ -198,10 +198,10 @@ def _may_declare_families() -> bool:
     """Tell whether an installed distribution may declare ``docmigrate.families`` entry points.
 
     A cheap look at the ``entry_points.txt`` of each ``*.dist-info``/``*.egg-info`` folder on
-    ``sys.path``, where :mod:`importlib.metadata` finds them; False only when none names the
-    group. A ``sys.path`` entry that is not a folder (a zip) or a meta-path finder other than
-    the standard one may hold distributions this does not see: then True, and
-    :mod:`importlib.metadata` decides.
+    ``sys.path`` (and of an unpacked egg's ``EGG-INFO``), where :mod:`importlib.metadata`
+    finds them; False only when none names the group. A ``sys.path`` entry that is not a
+    folder (a zip) or a meta-path finder other than the standard one may hold distributions
+    this does not see: then True, and :mod:`importlib.metadata` decides.
     """
     finders = (f for f in sys.meta_path if f is not PathFinder)
     if any(hasattr(finder, "find_distributions") for finder in finders):
@@ -216,7 +216,8 @@ def _may_declare_families() -> bool:
                 return True
             continue
         for name in names:
-            if not name.lower().endswith((".dist-info", ".egg-info")):
+            # "egg-info": also an unpacked egg's EGG-INFO folder, as importlib.metadata reads
+            if not name.lower().endswith((".dist-info", "egg-info")):
                 continue
             try:
                 with open(os.path.join(folder, name, "entry_points.txt"), "rb") as stream:
