@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,17 @@ def test_validate_imports_nothing_heavy(pipeline: str, tmp_path: Path) -> None:
     assert loaded == []
 
 
+@pytest.fixture(autouse=True)
+def standard_finders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the standard path finder lists distributions (importing Dask adds another)."""
+    standard = [f for f in sys.meta_path if f is PathFinder or not _lists_distributions(f)]
+    monkeypatch.setattr(sys, "meta_path", standard)
+
+
+def _lists_distributions(finder: object) -> bool:
+    return hasattr(finder, "find_distributions")
+
+
 def _site(tmp_path: Path, groups: dict[str, str]) -> Path:
     """A folder of ``*.dist-info`` distributions, one per name, declaring ``groups[name]``."""
     site = tmp_path / "site"
@@ -161,3 +173,23 @@ def test_an_unpacked_egg_declaring_families_is_seen(
     assert registry._may_declare_families() is True
     (egg / "EGG-INFO" / "entry_points.txt").write_text("[console_scripts]\nfam = fam:main\n")
     assert registry._may_declare_families() is False
+
+
+def test_another_distribution_finder_is_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meta-path finder that lists distributions of its own makes the cheap look defer."""
+
+    class Finder:
+        """Lists distributions the folders on sys.path do not show."""
+
+        def find_spec(self, *_args: object) -> None:
+            return None
+
+        def find_distributions(self, *_args: object) -> list[object]:
+            return []
+
+    monkeypatch.setattr(sys, "path", [str(_site(tmp_path, {}))])
+    assert registry._may_declare_families() is False
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert registry._may_declare_families() is True
