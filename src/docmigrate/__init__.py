@@ -5,6 +5,8 @@ functions that upgrade one version to the next; the migrator detects a document'
 version, validates it, and chains the steps to the version asked for.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from docmigrate.api import Document, load, resolve_family
 from docmigrate.exceptions import (
     ClusterError,
@@ -28,10 +30,12 @@ from docmigrate.exceptions import (
 )
 from docmigrate.family import Family, Step
 from docmigrate.loader import load_family
-from docmigrate.migrator import MigrationResult, migrate
 from docmigrate.registry import Registry
 from docmigrate.steps import StepContext, downgrade, upgrade
 from docmigrate.validation import SchemaError, best_match, is_valid, iter_errors, validate
+
+if TYPE_CHECKING:
+    from docmigrate.migrator import MigrationResult, migrate
 
 __version__ = "0.1.0.dev0"
 
@@ -73,3 +77,14 @@ __all__ = [
     "upgrade",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the migrator on first use: `validate` never needs it."""
+    if name not in ("MigrationResult", "migrate"):
+        raise AttributeError(f"module 'docmigrate' has no attribute {name!r}")
+    from docmigrate import migrator
+
+    value = getattr(migrator, name)
+    globals()[name] = value
+    return value

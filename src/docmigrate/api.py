@@ -22,7 +22,6 @@ from typing import Any
 from docmigrate import jsonio
 from docmigrate.family import Family
 from docmigrate.loader import is_family_folder, load_family
-from docmigrate.migrator import migrate
 from docmigrate.registry import Registry
 
 FamilyLike = Family | str | os.PathLike[str]
@@ -91,6 +90,8 @@ def load(
         chosen = (registry or Registry.discover()).detect(loaded.value)
     else:
         chosen = resolve_family(family, registry=registry)
+    from docmigrate.migrator import migrate  # loaded on first use (validate never needs it)
+
     result = migrate(loaded.value, chosen, to=to, step_timeout=step_timeout)
     return Document(
         value=result.document,

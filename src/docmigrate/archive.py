@@ -15,12 +15,10 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from docmigrate.commands import (
     DEFAULT_MAX_FILE_SIZE,
@@ -32,6 +30,9 @@ from docmigrate.commands import (
 from docmigrate.files import BACKUP_MANIFEST
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
+
+if TYPE_CHECKING:  # concurrent.futures imports logging: only worker pools need it
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,9 @@ def _reports(
         for task in tasks:
             yield task.run(registry)
         return
+    # multiprocessing costs a one-worker validate a noticeable part of its start-up.
+    from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+
     window = workers * 4  # bounded, so that --fail-fast stops soon and memory stays flat
     submitted = 0
     while submitted < len(tasks):
@@ -291,6 +295,8 @@ def _reports(
 
 def _isolated(task: FileTask, source: RegistrySource) -> FileReport:
     """Run one task in a worker of its own; a worker that dies fails this file only."""
+    from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=1) as pool:
         try:
             return pool.submit(_run_in_worker, source, task).result()

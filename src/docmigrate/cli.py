@@ -11,7 +11,6 @@ import json
 import os
 import re
 import sys
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -1140,6 +1139,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"docmigrate: {visible(str(error))}", err=True)
         sys.exit(EXIT_INVALID)
     except Exception:
+        import traceback  # only a bug gets here: a normal run need not import it
+
         click.echo("docmigrate: internal error (please report it):", err=True)
         click.echo(traceback.format_exc(), err=True)
         sys.exit(EXIT_ERROR)

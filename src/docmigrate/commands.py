@@ -14,9 +14,9 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from docmigrate import jsonio, streaming, textdiff
+from docmigrate import jsonio
 from docmigrate.exceptions import (
     SHOWN_ERRORS,
     DetectionError,
@@ -32,6 +32,7 @@ from docmigrate.exceptions import (
 )
 from docmigrate.family import Family
 from docmigrate.files import (
+    FOLDER,
     FileTooLargeError,
     atomic_writer,
     common_root,
@@ -44,12 +45,13 @@ from docmigrate.files import (
     write_atomic,
     write_backup,
 )
-from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport, Problem
-from docmigrate.style import detect_style
-from docmigrate.validation import SchemaError, iter_errors, sort_errors
+from docmigrate.validation import SchemaError, is_valid, iter_errors, sort_errors
+
+if TYPE_CHECKING:  # loaded on first use: validating small files needs none of them
+    from docmigrate import streaming
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024**3
 """The largest document read by default (4 GiB); ``--max-file-size`` raises or lowers it."""
@@ -135,7 +137,10 @@ def _validate_one(
         return
     opened = open_document(path, registry, family_name, report, max_file_size=max_file_size)
     if opened is not None:
-        errors = sort_errors(iter_errors(opened.loaded.value, opened.family, opened.version))
+        value, family, version = opened.loaded.value, opened.family, opened.version
+        # is_valid first: most files are valid, and it builds no error objects.
+        valid = is_valid(value, family, version)
+        errors = [] if valid else sort_errors(iter_errors(value, family, version))
         report.problems += schema_problems(opened.loaded, errors)
         if require_current and not errors and opened.version != opened.family.current:
             place = opened.loaded.position(opened.family.version_pointer)
@@ -153,6 +158,8 @@ def _validate_streaming(
     """Validate ``path`` record by record when that applies; False: read it whole instead."""
     if not _worth_streaming(path, report):
         return False
+    from docmigrate import streaming  # only files big enough to stream need it
+
     try:
         found = streaming.validate_stream(path, registry, family_name, max_file_size=max_file_size)
     except streaming.NotStreamable as reason:
@@ -336,6 +343,8 @@ def _upgrade_one(
     if opened is None:
         return
     loaded = opened.loaded
+    from docmigrate.migrator import migrate  # loaded on first use (validate never needs it)
+
     try:
         result = migrate(
             loaded.value,
@@ -380,6 +389,8 @@ def _upgrade_streaming(
     if options.diff:
         report.pipeline = "in memory: --diff compares whole documents"
         return False
+    from docmigrate import streaming
+
     settings = streaming.UpgradeSettings(
         family_name=options.family_name,
         to=options.to,
@@ -427,7 +438,9 @@ def _stream_output(
 ) -> contextlib.AbstractContextManager[BinaryIO]:
     """Where a streamed upgrade writes: nowhere for a dry run, else atomically in place."""
     if options.dry_run:
-        return streaming.discarding()
+        from docmigrate.streaming import discarding
+
+        return discarding()
     if options.out is not None:
         job.destination.parent.mkdir(parents=True, exist_ok=True)
     backup = options.backup
@@ -479,6 +492,8 @@ def _file_sha256(path: Path) -> str:
 
 def _layout(text: str, options: UpgradeOptions) -> dict[str, Any]:
     """The writer's options for a file read as ``text``: its own style, as options override."""
+    from docmigrate.style import detect_style
+
     style = detect_style(text).overridden(indent=options.indent, ensure_ascii=options.ensure_ascii)
     return style.dump_options()
 
@@ -521,6 +536,8 @@ def unified_diff(before: Any, after: Any, name: str, *, max_lines: int = 2_000) 
     Past ``max_lines`` lines the diff stops (what is shown still applies) and a last line says
     how many lines were left out.
     """
+    from docmigrate import textdiff  # only --diff needs it
+
     old = textdiff.split_lines(jsonio.dumps(before, indent=2) + "\n")
     new = textdiff.split_lines(jsonio.dumps(after, indent=2) + "\n")
     diff = textdiff.unified_diff(
@@ -599,14 +616,15 @@ def open_document(
 def _read(path: Path, report: FileReport, max_file_size: int) -> bytes | None:
     """The bytes of ``path`` (``-``: standard input), or None with the reason in ``report``."""
     problem = None
-    if str(path) != "-" and path.is_dir():
+    kind = None if str(path) == "-" else not_a_regular_file(path)  # one stat for both checks
+    if kind == FOLDER:
         problem = (
             "a docmigrate backup folder, never read as input"
             if is_backup_folder(path)
             else "no JSON files found under this folder (only *.json files are read; hidden "
             "ones, backup folders and excluded ones are skipped)"
         )
-    elif str(path) != "-" and (kind := not_a_regular_file(path)) is not None:
+    elif kind is not None:
         problem = f"not a regular file ({kind}); only regular files are read"
     else:
         try:

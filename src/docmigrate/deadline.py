@@ -11,7 +11,6 @@ inside a C extension that never returns to the interpreter.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import signal
 import threading
 from collections.abc import Iterator
@@ -58,6 +57,8 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 @contextlib.contextmanager
 def _thread_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`Expired` in this (non-main) thread if the body runs past ``seconds``."""
+    import ctypes  # noqa: F401 - here, so that the timer thread never waits on an import
+
     target = threading.get_ident()
     lock = threading.Lock()
     state = {"inside": True, "fired": False}
@@ -86,5 +87,7 @@ def _thread_limit(seconds: float) -> Iterator[None]:
 def _raise_in(thread_id: int, error: type[BaseException] | None) -> None:
     """Have ``thread_id`` raise ``error`` at its next Python instruction (None: cancel that)."""
     # None travels as NULL, which cancels; py_object(None) would raise None instead.
+    import ctypes  # imported already by _thread_limit, in the step's own thread
+
     pending = None if error is None else ctypes.py_object(error)
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), pending)

@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import CancelledError
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docmigrate import __version__
 from docmigrate.archive import Executor, FileTask, LocalPool, RegistrySource, as_given, stream
 from docmigrate.exceptions import ClusterError, ConfigurationError, DocmigrateError, UsageError
 from docmigrate.registry import Registry
 from docmigrate.reports import FileReport
+
+if TYPE_CHECKING:
+    import logging
 
 # distributed is optional, so its objects are typed loosely here (mypy runs without it too).
 Client = Any
@@ -124,6 +125,8 @@ def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
             f"--scheduler needs Dask, which is not installed: pip install 'docmigrate[dask]' "
             f"({error})"
         ) from None
+    import logging  # Dask's own: a local run never needs it
+
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet(logging.getLogger("distributed")))
         if isinstance(chosen, int):
@@ -153,6 +156,8 @@ def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
 @contextlib.contextmanager
 def _quiet(logger: logging.Logger) -> Iterator[None]:
     """Silence ``logger`` (its errors are reported as this run's own one-line messages)."""
+    import logging
+
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
@@ -176,6 +181,8 @@ def _checked_address(distributed: Any, address: str) -> str:
 
 def _local_cluster(distributed: Any, workers: int) -> Any:
     """Worker processes on this machine, one thread each (the work holds the GIL)."""
+    import logging
+
     try:
         cluster = distributed.LocalCluster(
             n_workers=workers,
@@ -240,6 +247,8 @@ class DaskExecutor:
         Raises :class:`ClusterError` when the scheduler is lost, saying how many files were
         done, and :class:`ConfigurationError` when a worker cannot load the families.
         """
+        from concurrent.futures import CancelledError  # it imports logging: Dask runs only
+
         done = 0
         reports = self._reports(tasks, source)
         try:

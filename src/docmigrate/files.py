@@ -107,6 +107,10 @@ def is_backup_folder(path: Path) -> bool:
     return (path / BACKUP_MANIFEST).is_file()
 
 
+FOLDER = "a folder"
+"""What :func:`not_a_regular_file` says of a folder."""
+
+
 def not_a_regular_file(path: Path) -> str | None:
     """Say what ``path`` is when it is not a regular file (after symlinks), else None.
 
@@ -120,7 +124,7 @@ def not_a_regular_file(path: Path) -> str | None:
     if stat.S_ISREG(mode):
         return None
     for test, what in (
-        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISDIR, FOLDER),
         (stat.S_ISFIFO, "a FIFO (named pipe)"),
         (stat.S_ISCHR, "a character device"),
         (stat.S_ISBLK, "a block device"),
@@ -141,7 +145,11 @@ def read_limited(path: Path, limit: int) -> bytes:
         size = os.fstat(stream.fileno()).st_size
         if size > limit:
             raise FileTooLargeError(size, limit)
-        data = stream.read(limit + 1)
+        # Ask for what fstat promised plus one byte: read(n) allocates n bytes up front, and a
+        # default cap of gigabytes would be allocated for every small file.
+        data = stream.read(size + 1)
+        if len(data) > size:  # the file grew since fstat: read on, up to the cap
+            data += stream.read(limit + 1 - len(data))
     if len(data) > limit:
         raise FileTooLargeError(len(data), limit)
     return data

@@ -10,7 +10,6 @@ result against the target schema.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +159,8 @@ def _raised_at(error: BaseException, step: Step) -> str:
     The innermost frame is often in a library the step called (``decimal``, ``re``); the
     author needs the line of their own code that led there.
     """
+    import traceback  # only a failing step needs it (it imports textwrap, regexes and all)
+
     code = getattr(step.function, "__code__", None)
     if code is None:
         return ""

@@ -8,9 +8,11 @@ group ``docmigrate.families``. A folder may be a family folder or a folder of fa
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import metadata
+from importlib.machinery import PathFinder
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
@@ -171,6 +173,10 @@ def _entry_point_paths() -> list[Path]:
     included, is a ConfigurationError, except a ``KeyboardInterrupt`` (a real Ctrl-C), which
     propagates so that the whole run stops.
     """
+    if not _may_declare_families():
+        return []
+    from importlib import metadata  # costs more than the rest of a small validate's start-up
+
     paths: list[Path] = []
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -186,6 +192,40 @@ def _entry_point_paths() -> list[Path]:
             ) from error
         paths += _paths_of(entry_point.name, value)
     return paths
+
+
+def _may_declare_families() -> bool:
+    """Tell whether an installed distribution may declare ``docmigrate.families`` entry points.
+
+    A cheap look at the ``entry_points.txt`` of each ``*.dist-info``/``*.egg-info`` folder on
+    ``sys.path`` (and of an unpacked egg's ``EGG-INFO``), where :mod:`importlib.metadata`
+    finds them; False only when none names the group. A ``sys.path`` entry that is not a
+    folder (a zip) or a meta-path finder other than the standard one may hold distributions
+    this does not see: then True, and :mod:`importlib.metadata` decides.
+    """
+    finders = (f for f in sys.meta_path if f is not PathFinder)
+    if any(hasattr(finder, "find_distributions") for finder in finders):
+        return True
+    group = ENTRY_POINT_GROUP.encode()  # however the section header is spaced
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            if os.path.isfile(folder):
+                return True
+            continue
+        for name in names:
+            # "egg-info": also an unpacked egg's EGG-INFO folder, as importlib.metadata reads
+            if not name.lower().endswith((".dist-info", "egg-info")):
+                continue
+            try:
+                with open(os.path.join(folder, name, "entry_points.txt"), "rb") as stream:
+                    if group in stream.read():
+                        return True
+            except OSError:  # no entry points (or not a folder)
+                continue
+    return False
 
 
 def _paths_of(name: str, value: Any) -> list[Path]:

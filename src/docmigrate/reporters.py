@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
@@ -137,6 +135,8 @@ def render(
 
 def report_schema() -> dict[str, Any]:
     """The JSON Schema (Draft 2020-12) of the ``json`` format, as shipped with the package."""
+    from importlib import resources  # only the schema's readers need it
+
     text = resources.files("docmigrate").joinpath("report.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -293,6 +293,8 @@ def _github_property(value: str) -> str:
 
 
 def _render_junit(reports: Sequence[FileReport]) -> str:
+    import xml.etree.ElementTree as ET  # only this format needs it
+
     failures = sum(1 for r in reports if r.problems and not _unreadable(r))
     errors = sum(1 for r in reports if _unreadable(r))
     root = ET.Element(

@@ -370,8 +370,14 @@ def _validate_pass(
         validator = _record_validator(family, version, pointer)
         errors = _Errors()
         with gc_paused():  # records are acyclic and freed one by one: no collection needed
-            for record in reader.records():
-                errors.add_record(validator, record, pointer)
+            if validator is not None:
+                valid = validator.is_valid
+                for record in reader.records():
+                    if not valid(record.value):  # only invalid records cost more
+                        errors.add_record(validator, record, pointer)
+            else:
+                for _record in reader.records():
+                    pass
         header = reader.finish()
     if _decide(registry, family_name, header.value) != (family, version):
         raise _Retry(header.value)
@@ -489,12 +495,16 @@ def _upgrade_pass(
         try:
             with output() as sink, gc_paused():
                 sink.write(opening)
+                write, valid = sink.write, _is_valid(validator)
                 for record in reader.records():
-                    if not errors.add_record(validator, record, pointer):
+                    if not valid(record.value) and not errors.add_record(
+                        validator, record, pointer
+                    ):
                         continue
                     if not errors.found:
-                        writer.escapes |= _has_escape(reader, record)
-                        sink.write(writer.record(steps.apply(record)))
+                        if not writer.escapes:  # once True, it stays True
+                            writer.escapes = _has_escape(reader, record)
+                        write(writer.record(steps.apply(record)))
                 header = reader.finish()
                 _check_header(registry, settings, header, family, version, errors)
                 if errors.found:
@@ -535,6 +545,14 @@ def _plan_reason(family: Family, plan: tuple[Step, ...], pointer: tuple[str, ...
             return f"step {step.name} works on the whole document"
     versions = (plan[0].source, *(step.target for step in plan)) if plan else ()
     return streaming_reason(family, versions)
+
+
+def _is_valid(validator: Any) -> Callable[[Any], bool]:
+    """The validator's ``is_valid`` (None, no schema: every record is valid)."""
+    if validator is None:
+        return lambda _value: True
+    is_valid: Callable[[Any], bool] = validator.is_valid
+    return is_valid
 
 
 def _has_escape(reader: RecordReader, record: Record) -> bool:

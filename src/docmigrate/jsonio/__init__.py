@@ -16,6 +16,8 @@ The package has one module per purpose: :mod:`.values` (the value type, limits, 
 re-exported here, so ``docmigrate.jsonio`` is the one name to import.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from docmigrate.jsonio.exact import _slow_parse
 from docmigrate.jsonio.positions import locate, locate_all
 from docmigrate.jsonio.reading import LoadedDocument, _fast_load, load_bytes, load_path, loads
@@ -27,7 +29,27 @@ from docmigrate.jsonio.values import (
     format_number,
     gc_paused,
 )
-from docmigrate.jsonio.writing import _CHUNK_SIZE, _python_dumps, clone, dump_bytes, dumps
+
+if TYPE_CHECKING:
+    from docmigrate.jsonio.writing import _CHUNK_SIZE as _CHUNK_SIZE
+    from docmigrate.jsonio.writing import _python_dumps as _python_dumps
+    from docmigrate.jsonio.writing import clone, dump_bytes, dumps
+
+# The writer (and orjson, which it imports) loads on first use: reading alone, as `validate`
+# does, never needs it.
+_WRITING = frozenset({"_CHUNK_SIZE", "_python_dumps", "clone", "dump_bytes", "dumps"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import :mod:`.writing` when one of its names is first asked for."""
+    if name not in _WRITING:
+        raise AttributeError(f"module 'docmigrate.jsonio' has no attribute {name!r}")
+    from docmigrate.jsonio import writing
+
+    value = getattr(writing, name)
+    globals()[name] = value  # later look-ups do not come here again
+    return value
+
 
 __all__ = [
     "MAX_DEPTH",
@@ -47,5 +69,5 @@ __all__ = [
     "locate_all",
 ]
 
-# Internals the tests compare with the public path (the exact parser, the pure writer).
-_INTERNALS = (_CHUNK_SIZE, _fast_load, _python_dumps, _slow_parse)
+# Internals the tests compare with the public path (the exact parser; the pure writer, lazily).
+_INTERNALS = (_fast_load, _slow_parse)

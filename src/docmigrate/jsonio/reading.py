@@ -76,7 +76,8 @@ def _fast_load(text: str, raw: bytes | None = None) -> tuple[bool, JSONValue]:
 
     ``raw`` is the UTF-8 of ``text`` if the caller has it (it saves encoding for the checks).
     """
-    if not text.isascii() and _RAW_SURROGATE.search(text) is not None:
+    # Text decoded from UTF-8 holds no surrogate (the codec refuses them): only str input can.
+    if raw is None and not text.isascii() and _RAW_SURROGATE.search(text) is not None:
         return False, None
     try:
         with gc_paused():

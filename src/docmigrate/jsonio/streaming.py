@@ -45,16 +45,33 @@ class NotStreamable(Exception):
     """The file cannot be streamed as it is; read it whole (the exact reader says why)."""
 
 
-@dataclass(frozen=True)
 class Record:
-    """One record as read: its value, its index in the array and its text."""
+    """One record as read: its value, its index in the array and its text.
 
-    value: JSONValue
-    index: int
-    _place: Callable[[int], tuple[int, int]]
-    _text: str
-    _start: int
-    _end: int
+    A plain class with slots: one is made per record, and a frozen dataclass's ``__init__``
+    costs several times as much.
+    """
+
+    __slots__ = ("_end", "_place", "_start", "_text", "index", "value")
+
+    def __init__(
+        self,
+        value: JSONValue,
+        index: int,
+        _place: Callable[[int], tuple[int, int]],
+        _text: str,
+        _start: int,
+        _end: int,
+    ) -> None:
+        self.value = value
+        self.index = index
+        self._place = _place
+        self._text = _text
+        self._start = _start
+        self._end = _end
+
+    def __repr__(self) -> str:
+        return f"Record(value={self.value!r}, index={self.index})"
 
     @property
     def text(self) -> str:
@@ -253,6 +270,9 @@ class RecordReader:
             self._close(index)
             return
         number = 0
+        escape = -1  # where the next "\\u" of the buffer is (-1: none after ``index``)
+        checked: str | None = None  # the buffer ``escape`` was found in
+        place = self._place
         while True:
             buffer = self._buffer
             try:
@@ -268,9 +288,15 @@ class RecordReader:
                     continue
                 if separator is None:
                     raise NotStreamable("expected ',' or ']' after a record")
-            if not _checks_pass(buffer, index, end, limit, None):
+            if checked is not buffer or 0 <= escape < index:
+                # One search per buffer read and per record holding an escape, not per record.
+                checked, escape = buffer, buffer.find("\\u", index)
+            deep = buffer.count("[", index, end) + buffer.count("{", index, end) > limit
+            if (deep or index <= escape < end) and not _checks_pass(
+                buffer, index, end, limit, None
+            ):
                 raise NotStreamable("a record nests too deep or holds a lone surrogate")
-            yield Record(value, number, self._place, buffer, index, end)
+            yield Record(value, number, place, buffer, index, end)
             if separator.group(1) == "]":
                 self._close(separator.start(1))
                 return

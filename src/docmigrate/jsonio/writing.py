@@ -6,7 +6,6 @@ import functools
 import gc
 import re
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -87,6 +86,37 @@ def _check_for_orjson(value: JSONValue) -> None:
     Keys, big integers, lone surrogates and Decimal problems make orjson fail, and the pure
     Python writer then reports them.
     """
+    # A quick walk passes what is fine (nearly always); the careful one says what is wrong.
+    if isinstance(value, list | dict) and type(value) in (list, dict) and _plainly_json(value):
+        return
+    _check_carefully(value)
+
+
+def _plainly_json(container: list[JSONValue] | dict[str, JSONValue]) -> bool:
+    """Whether every value inside is a JSON scalar, or a list or dict within MAX_DEPTH.
+
+    Accepts exactly what :func:`_check_carefully` accepts, at about half its cost per
+    record; False when the recursion limit is near, so the careful walk decides.
+    """
+    try:
+        return _within(container, 1)
+    except RecursionError:
+        return False
+
+
+def _within(container: list[JSONValue] | dict[str, JSONValue], depth: int) -> bool:
+    for item in container.values() if type(container) is dict else container:
+        kind = type(item)
+        if kind is dict or kind is list:
+            if depth >= MAX_DEPTH or not _within(item, depth + 1):  # type: ignore[arg-type]
+                return False
+        elif kind not in _SCALAR_TYPES:
+            return False
+    return True
+
+
+def _check_carefully(value: JSONValue) -> None:
+    """Raise TypeError (naming the types) or ValueError (too deep) for what orjson must not see."""
     if type(value) not in (list, dict):
         if type(value) not in _VALUE_TYPES:
             raise TypeError(f"{type(value).__name__} is not a JSON value")
@@ -331,8 +361,10 @@ def clone(value: JSONValue) -> JSONValue:
     """
     if isinstance(value, dict):
         if type(value) is dict and len(value) <= _SMALL:
-            with suppress(RecursionError):
+            try:  # not contextlib.suppress: its object costs as much as copying a small value
                 return _copied(value)
+            except RecursionError:
+                pass
         root: dict[str, JSONValue] | list[JSONValue] = dict(value)
     elif isinstance(value, list):
         root = list(value)
