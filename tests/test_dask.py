@@ -151,11 +151,14 @@ from pathlib import Path
 
 MARKER = Path({marker!r})
 STARTED = Path({started!r})
+RAN = Path({ran!r})
 
 @upgrade("1.0", "2.0")
 def to_two(doc):
     STARTED.touch()
     what = doc["items"][0]["id"] if doc["items"] else ""
+    with open(RAN, "a") as log:  # which process ran the step on which document
+        log.write(f"{{os.getpid()}} {{what}}\\n")
     if what.startswith("kill-once") and not MARKER.exists():
         MARKER.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
@@ -174,7 +177,9 @@ def to_two(doc):
 def fragile(make_family: FamilyMaker, tmp_path: Path) -> Path:
     """A family whose step kills its worker, loops or dawdles as the first item's id says."""
     steps = FRAGILE_STEPS.format(
-        marker=str(tmp_path / "killed-by-step"), started=str(tmp_path / "started")
+        marker=str(tmp_path / "killed-by-step"),
+        started=str(tmp_path / "started"),
+        ran=str(tmp_path / "ran"),
     )
     return make_family(
         {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0")},
@@ -447,6 +452,152 @@ def test_a_worker_killed_from_outside_mid_run_leaves_files_whole(
             "v": "2.0",
             "items": [{"id": "slow"}, {"id": f"item-{index}"}],
         }
+
+
+# --- a worker killed in the middle of a batch ----------------------------------------------------
+
+# 24 files on 2 worker threads travel in batches of 3 (files 0-2, 3-5, ...): the file that kills
+# its worker is the last of its batch, so the worker had run the batch's first files before.
+BATCHED_FILES = 24
+KILLED_AT = 2
+
+
+def _batched_folder(tmp_path: Path, kill_at: int | None = KILLED_AT) -> Path:
+    """Files 00..23, each with its own record ids; the one at ``kill_at`` kills its worker once."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(BATCHED_FILES):
+        first = "kill-once" if index == kill_at else "item"
+        (folder / f"{index:02d}.json").write_bytes(_document(f"{first}-{index}", f"x-{index}"))
+    return folder
+
+
+def _ran_by_killed_worker(tmp_path: Path) -> list[str]:
+    """The documents whose step the killed worker ran before the one that killed it."""
+    killed = (tmp_path / "killed-by-step").read_text()
+    ran = [line.split() for line in (tmp_path / "ran").read_text().splitlines()]
+    done_before = [what for pid, what in ran if pid == killed and not what.startswith("kill-once")]
+    assert set(done_before) >= {"item-0", "item-1"}  # its batch: files 0 to 2
+    return done_before
+
+
+def _rerun_batch_mates(tmp_path: Path) -> None:
+    """Check that the killed worker's whole batch ran again, and every file ran at most twice."""
+    _ran_by_killed_worker(tmp_path)
+    counts = _ran_count(tmp_path)
+    assert counts["item-0"] == counts["item-1"] == counts[f"kill-once-{KILLED_AT}"] == 2
+    assert len(counts) == BATCHED_FILES and set(counts.values()) <= {1, 2}
+
+
+def _ran_count(tmp_path: Path) -> dict[str, int]:
+    """How many times each document's step ran (counted from the step's own log)."""
+    counts: dict[str, int] = {}
+    for line in (tmp_path / "ran").read_text().splitlines():
+        what = line.split()[1]
+        counts[what] = counts.get(what, 0) + 1
+    return counts
+
+
+def test_a_worker_killed_mid_batch_leaves_every_file_whole_or_upgraded(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """In-place upgrade, a worker killed mid-batch: each file upgraded once, backups listed once."""
+    folder = _batched_folder(tmp_path)
+    originals = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    code, out, _ = run(
+        capsys,
+        "upgrade",
+        folder,
+        "--in-place",
+        "--backup",
+        tmp_path / "kept",
+        "--family-path",
+        fragile,
+        "--scheduler",
+        scheduler,
+    )
+
+    assert code == 0, out
+    done_before = _ran_by_killed_worker(tmp_path)
+    _assert_upgraded_once(out, folder, tmp_path / "kept", originals)
+    # Files 0 and 1 (and any other the killed worker finished) were at the target when rerun.
+    assert BATCHED_FILES - len(done_before) <= out.count(": upgraded ") <= BATCHED_FILES - 2
+    reports = [line for line in out.splitlines() if line.startswith(str(folder))]
+    assert [Path(line.split(":")[0]).name for line in reports] == sorted(originals)  # in order
+    assert f"{folder / f'{KILLED_AT:02d}.json'}: upgraded" in out  # rerun from its original
+
+
+def test_a_worker_killed_mid_batch_reports_what_workers_1_reports(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """Upgrade --out: the killed batch runs again; reports and files are those of --workers 1."""
+    folder = _batched_folder(tmp_path)
+    marker = tmp_path / "killed-by-step"
+    command = ["upgrade", folder, "--family-path", fragile, "--format", "json"]
+    marker.write_text("no kill in the local run")
+    expected = run(capsys, *command, "--out", tmp_path / "local", "--workers", "1")
+    marker.unlink()
+    (tmp_path / "ran").unlink()
+
+    got = run(capsys, *command, "--out", tmp_path / "dask", "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 0, got[1]
+    _rerun_batch_mates(tmp_path)
+    assert got[1].replace(str(tmp_path / "dask"), "OUT") == expected[1].replace(
+        str(tmp_path / "local"), "OUT"
+    )
+    assert _tree(tmp_path / "dask") == _tree(tmp_path / "local")
+    assert len(_tree(tmp_path / "dask")) == BATCHED_FILES
+
+
+def test_a_worker_killed_mid_batch_of_a_sqlite_import_stores_every_file_once(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """Import into SQLite: a worker killed mid-batch; same reports and records as a local run."""
+    folder = _batched_folder(tmp_path)
+    marker = tmp_path / "killed-by-step"
+    command = ["import", folder, "--family-path", fragile]
+    marker.write_text("no kill in the local run")
+    expected = run(capsys, *command, "--db", tmp_path / "local.db")
+    marker.unlink()
+    (tmp_path / "ran").unlink()
+
+    got = run(capsys, *command, "--db", tmp_path / "dask.db", "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 0, got[1]
+    _rerun_batch_mates(tmp_path)
+    assert got[1] == expected[1]
+    url = f"sqlite:///{tmp_path / 'dask.db'}"
+    assert _imports_by_file(url) == {f"{index:02d}.json": 1 for index in range(BATCHED_FILES)}
+    assert _stored_ids(capsys, url, fragile) == _stored_ids(
+        capsys, f"sqlite:///{tmp_path / 'local.db'}", fragile
+    )
+
+
+def test_a_worker_killed_mid_batch_of_a_postgres_import_stores_every_file_once(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    postgres_url: str,
+) -> None:
+    """Import into PostgreSQL: the killed batch runs again; each file is stored exactly once."""
+    folder = _batched_folder(tmp_path)
+
+    code, out, _ = run(
+        capsys, "import", folder, "--db", postgres_url, "--family-path", fragile,
+        "--scheduler", scheduler,
+    )  # fmt: skip
+
+    assert code == 0, out
+    _rerun_batch_mates(tmp_path)
+    for line in out.splitlines()[:2]:  # files 0 and 1: committed by the killed worker
+        assert ": 0 imported, 2 skipped, 0 replaced (already imported as import " in line
+    assert _imports_by_file(postgres_url) == {
+        f"{index:02d}.json": 1 for index in range(BATCHED_FILES)
+    }
+    assert len(_stored_ids(capsys, postgres_url, fragile)) == 2 * BATCHED_FILES
 
 
 # --- the scheduler: unreachable, lost ----------------------------------------------------------

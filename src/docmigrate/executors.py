@@ -49,10 +49,13 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds to wait for the scheduler to answer (and for a first worker to join it)."""
 
 LOCAL = "local"
-BATCH_FILES = 32
-"""At most this many files travel in one Dask task."""
+BATCH_FILES = 128
+"""At most this many files travel in one Dask task (the scheduler's cost is per task)."""
 BATCH_BYTES = 4 * 1024**2
 """A batch is closed once its files add up to this many bytes: a big file travels alone."""
+BATCHES_PER_THREAD = 4
+"""Batches are cut small enough that each worker thread gets at least this many (when there
+are files enough): the work stays spread evenly to the end."""
 
 SHARED_PATHS = (
     "the family folders, the files and the working directory must be visible to every worker "
@@ -94,24 +97,77 @@ def open_executor(
     source: RegistrySource,
     timeout: float = DEFAULT_TIMEOUT,
     announce: Callable[[str], None] = lambda _: None,
+    connection: Connection | None = None,
 ) -> Iterator[Executor]:
     """The executor to run tasks on: the local pool of ``workers``, or the Dask cluster asked for.
 
-    ``announce`` is told where the Dask dashboard is, when there is one. Raises
-    :class:`ClusterError` (or :class:`ConfigurationError` for families a worker cannot load)
-    before anything is run when the cluster cannot do the work.
+    ``connection`` is the :class:`Connection` to that cluster if the caller started it early;
+    else it is made here. ``announce`` is told where the Dask dashboard is, when there is one.
+    Raises :class:`ClusterError` (or :class:`ConfigurationError` for families a worker cannot
+    load) before anything is run when the cluster cannot do the work.
     """
     chosen = None if scheduler is None else parse_scheduler(scheduler)
-    if chosen is None:
+    if scheduler is None or chosen is None:
         yield LocalPool(workers)
         return
-    with _connect(chosen, timeout) as (client, address):
+    with contextlib.ExitStack() as stack:
+        if connection is None:
+            connection = stack.enter_context(Connection(scheduler, timeout))
+        client, address = connection.wait()
         executor = DaskExecutor(client, address)
         executor.check_workers(registry, source)
         link = executor.dashboard_link()
         if link is not None:
             announce(link)
         yield executor
+
+
+class Connection:
+    """A client of the cluster asked for; a local cluster starts in the background once entered.
+
+    Starting a local cluster takes about a second (its worker processes start and import
+    docmigrate): the command plans its files meanwhile, and :meth:`wait` is where it needs the
+    client. A remote scheduler is reached in :meth:`wait` (so that an unreachable one never
+    delays another error). Leaving closes the client and the local cluster, if any.
+    """
+
+    def __init__(self, scheduler: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        chosen = parse_scheduler(scheduler)  # a usage error is raised here, at once
+        if chosen is None:
+            raise UsageError("--scheduler none runs here: there is no cluster to connect to")
+        self.chosen: str | int = chosen
+        self.timeout = timeout
+        self._stack = contextlib.ExitStack()
+        self._made: tuple[Client, str] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="docmigrate-local-cluster")
+
+    def __enter__(self) -> Connection:
+        if isinstance(self.chosen, int):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread.is_alive():
+            self._thread.join()
+        self._stack.close()
+
+    def _run(self) -> None:
+        try:
+            self._made = self._stack.enter_context(_connect(self.chosen, self.timeout))
+        except BaseException as error:  # handed to the thread that waits for the client
+            self._error = error
+
+    def wait(self) -> tuple[Client, str]:
+        """The client and the scheduler's address; raises what kept it from connecting."""
+        if self._thread.ident is None:  # not started: a remote scheduler, reached now
+            self._run()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._made is not None  # set whenever no error was
+        return self._made
 
 
 @contextlib.contextmanager
@@ -320,7 +376,8 @@ def _outcome(future: Future) -> Any:
 
 def _batches(tasks: Sequence[FileTask], threads: int) -> list[list[FileTask]]:
     """Cut the tasks, in order, into batches: small enough to keep every worker busy."""
-    limit = max(1, min(BATCH_FILES, len(tasks) // (threads * 8)))
+    spread = -(-len(tasks) // (threads * BATCHES_PER_THREAD))  # rounded up
+    limit = max(1, min(BATCH_FILES, spread))
     batches: list[list[FileTask]] = []
     current: list[FileTask] = []
     size = 0
