@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import distributed
+import psutil
 import pytest
 from conftest import HISTORY_DATA, FamilyMaker, simple_schema
 from test_cli import run
@@ -35,7 +36,7 @@ from docmigrate import ConfigurationError, Registry, jsonio
 from docmigrate.archive import RegistrySource, UpgradeTask, ValidateTask, read_manifest
 from docmigrate.commands import UpgradeOptions, plan_jobs
 from docmigrate.deadline import Expired, time_limit
-from docmigrate.executors import open_executor
+from docmigrate.executors import Connection, open_executor
 
 CI = os.environ.get("DOCMIGRATE_PROFILE") == "ci"
 KILL_POSITIONS = [0, 5, 11] if CI else [5]
@@ -598,6 +599,87 @@ def test_a_worker_killed_mid_batch_of_a_postgres_import_stores_every_file_once(
         f"{index:02d}.json": 1 for index in range(BATCHED_FILES)
     }
     assert len(_stored_ids(capsys, postgres_url, fragile)) == 2 * BATCHED_FILES
+
+
+# --- --scheduler local[:N]: a cluster of this machine ------------------------------------------
+
+
+def _forked_workers() -> list[psutil.Process]:
+    """The worker processes forked from this process's multiprocessing fork server."""
+    servers = [
+        child
+        for child in psutil.Process().children()
+        if "multiprocessing.forkserver" in " ".join(child.cmdline())
+    ]
+    return [worker for server in servers for worker in server.children()]
+
+
+def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server() -> None:
+    """Connection(local:2) starts while the caller goes on; its workers come from a fork server."""
+    with Connection("local:2") as connection:
+        deadline = time.monotonic() + 60
+        while len(_forked_workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # not waiting for the connection: it starts by itself
+        workers = _forked_workers()
+        client, _ = connection.wait()
+        pids = client.run(os.getpid)
+        server = workers[0].parent()
+        assert server is not None
+        preloaded = " ".join(server.cmdline())
+
+    assert sorted(pids.values()) == sorted(worker.pid for worker in workers)
+    assert len(pids) == 2
+    assert "docmigrate.executors" in preloaded  # docmigrate is imported once, by the server
+    for worker in workers:  # stopped with the connection
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+def test_upgrade_on_a_local_cluster_matches_workers_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--scheduler local:2 upgrades as --workers 1 does, and leaves no worker behind."""
+    local, dask = _twins(tmp_path)
+    command = ["upgrade", "archive", "--out", "out", "--format", "json"]
+    monkeypatch.chdir(local)
+    expected = run(capsys, *command, "--workers", "1")
+    monkeypatch.chdir(dask)
+    got = run(capsys, *command, "--scheduler", "local:2")
+
+    assert got[0] == expected[0] == 1  # the invalid files fail
+    assert got[1] == expected[1]
+    assert _tree(dask) == _tree(local)
+    assert len(json.loads(got[1])["files"]) == 41
+    assert _forked_workers() == []
+
+
+def test_a_usage_error_while_a_local_cluster_starts_leaves_no_worker(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A bad --family-path found while the local cluster starts: one line, exit 2, no workers."""
+    seen: set[int] = set()
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:
+        while running.is_set():
+            seen.update(worker.pid for worker in _forked_workers())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        code, out, err = run(
+            capsys, "validate", HISTORY_DATA / "1.1", "--family-path", tmp_path / "missing",
+            "--scheduler", "local:2",
+        )  # fmt: skip
+    finally:
+        running.clear()
+        watcher.join()
+
+    assert code == 2 and out == ""
+    assert err == f"docmigrate: error: family path {tmp_path / 'missing'} is not a folder\n"
+    assert len(seen) == 2  # the cluster had started in the background
+    assert _forked_workers() == []
 
 
 # --- the scheduler: unreachable, lost ----------------------------------------------------------
