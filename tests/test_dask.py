@@ -615,7 +615,7 @@ def _forked_workers() -> list[psutil.Process]:
 
 
 def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server() -> None:
-    """Connection(local:2) starts while the caller goes on; its workers come from a fork server."""
+    """Connection(local:2) starts while the caller goes on; workers forked, no malloc trimming."""
     with Connection("local:2") as connection:
         deadline = time.monotonic() + 60
         while len(_forked_workers()) < 2 and time.monotonic() < deadline:
@@ -623,13 +623,18 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
         workers = _forked_workers()
         client, _ = connection.wait()
         pids = client.run(os.getpid)
+        trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
         server = workers[0].parent()
         assert server is not None
         preloaded = " ".join(server.cmdline())
+        server_environ = server.environ()
 
     assert sorted(pids.values()) == sorted(worker.pid for worker in workers)
     assert len(pids) == 2
     assert "docmigrate.executors" in preloaded  # docmigrate is imported once, by the server
+    # The allocator is set up as in the local pool's workers (Dask's trimming is slower).
+    assert list(trim.values()) == [None, None]
+    assert "MALLOC_TRIM_THRESHOLD_" not in server_environ
     for worker in workers:  # stopped with the connection
         assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 

@@ -184,7 +184,7 @@ def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet(logging.getLogger("distributed")))
         if isinstance(chosen, int):
-            stack.enter_context(_forked_workers(distributed))
+            stack.enter_context(_local_workers(distributed))
             cluster = _local_cluster(distributed, chosen or os.cpu_count() or 1)
             stack.callback(cluster.close)
             address = str(cluster.scheduler_address)
@@ -237,22 +237,28 @@ WORKER_PRELOAD = ("distributed", "docmigrate.executors", "docmigrate.transfer")
 
 
 @contextlib.contextmanager
-def _forked_workers(distributed: Any) -> Iterator[None]:
-    """Have local worker processes forked from a fork server that has imported the work.
+def _local_workers(distributed: Any) -> Iterator[None]:
+    """Start local worker processes as the local pool's: forked, with the usual allocator.
 
     Dask spawns each worker process by default: a new interpreter that imports Dask and, at
-    the start-up check, docmigrate, once per worker. Forked from one server that did it once,
-    a worker starts in a fraction of that time, and stops at once. Where there is no fork
-    server (Windows), workers are spawned as before.
+    the start-up check, docmigrate, once per worker. Forked from one fork server that did it
+    once, a worker starts in a fraction of that time, and stops at once (where there is no
+    fork server, Windows, workers are spawned as before). Dask also has its workers' allocator
+    return freed memory to the system at once (MALLOC_TRIM_THRESHOLD_=65536), which makes
+    reading a big document about a tenth slower; the local pool's workers do not do that.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        yield
-        return
     dask: Any = importlib.import_module("dask")
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        # Dask sets the server's preload list the first time it is asked for the context;
-        # ours replaces it (before the server starts) so that docmigrate is preloaded too.
-        distributed.utils.get_mp_context().set_forkserver_preload(list(WORKER_PRELOAD))
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    settings: dict[str, Any] = {"distributed.nanny.pre-spawn-environ": environ}
+    forked = "forkserver" in multiprocessing.get_all_start_methods()
+    if forked:
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(settings):
+        if forked:
+            # Dask sets the server's preload list the first time it is asked for the context;
+            # ours replaces it (before the server starts) so that docmigrate is preloaded too.
+            distributed.utils.get_mp_context().set_forkserver_preload(list(WORKER_PRELOAD))
         yield
 
 
