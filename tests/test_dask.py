@@ -614,6 +614,17 @@ def _forked_workers() -> list[psutil.Process]:
     return [worker for server in servers for worker in server.children()]
 
 
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start with the environment a command starts with: no Dask variables in it.
+
+    Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their own process's environment (the module
+    cluster's did, in this one); the fork server, started once per process, would inherit it.
+    """
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+
+@pytest.mark.usefixtures("clean_environment")
 def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server() -> None:
     """Connection(local:2) starts while the caller goes on; workers forked, no malloc trimming."""
     with Connection("local:2") as connection:
@@ -639,6 +650,7 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
         assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.usefixtures("clean_environment")
 def test_upgrade_on_a_local_cluster_matches_workers_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -657,6 +669,7 @@ def test_upgrade_on_a_local_cluster_matches_workers_1(
     assert _forked_workers() == []
 
 
+@pytest.mark.usefixtures("clean_environment")
 def test_a_usage_error_while_a_local_cluster_starts_leaves_no_worker(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
