@@ -71,12 +71,15 @@ class Run:
 
 
 def make_archive(folder: Path, files: int, runs: int) -> Path:
-    """Write ``files`` copies of one generated 1.0 document of ``runs`` runs, in subfolders."""
-    data = jsonio.dump_bytes(generate(runs, "1.0"), indent=2)
+    """Write ``files`` generated 1.0 documents of ``runs`` runs each, in subfolders.
+
+    Each document has runs of its own (their ids do not repeat), so that an import stores
+    every file rather than finding the same sha256 again.
+    """
     for index in range(files):
         target = folder / f"{index % 100:02d}" / f"export-{index:06d}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(jsonio.dump_bytes(generate(runs, "1.0", index * runs), indent=2))
     return folder
 
 
