@@ -12,11 +12,17 @@ is touched:
   filesystem). A family that fails to load on a worker is a configuration error of the run, not
   a failure of each file.
 
-Small files travel in batches (one Dask task each), so that the scheduler's cost per task does
-not dominate. A worker that dies is handled by Dask: the scheduler runs its tasks again on
-another worker (the work is idempotent: a file already at the target is skipped, writes are
-atomic), and a task that keeps killing its workers (``distributed.scheduler.allowed-failures``)
-is run again file by file, so that only the file at fault fails. A scheduler lost mid-run is an
+Small files travel in batches (one Dask task each: up to 128 files or 4 MiB, and at least 4
+batches per worker thread), so that the scheduler's cost per task does not dominate. A local
+cluster (``local[:N]``) starts in the background while the command plans its files, its worker
+processes are forked from a server that has imported docmigrate once, and they keep the usual
+memory allocator settings (as the local pool's workers do).
+
+A worker that dies is handled by Dask: the scheduler runs its tasks again on another worker
+(the work is idempotent: a file already at the target is skipped, writes are atomic; so the
+files of a batch that a killed worker had finished are found done), and a task that keeps
+killing its workers (``distributed.scheduler.allowed-failures``) is run again file by file, so
+that only the file at fault fails. A scheduler lost mid-run is an
 error that says how far the run got; the same command run again picks up where it stopped.
 
 ``distributed`` is imported only when a scheduler is asked for (``pip install
@@ -255,10 +261,11 @@ def _local_workers(distributed: Any) -> Iterator[None]:
     if forked:
         settings["distributed.worker.multiprocessing-method"] = "forkserver"
     with dask.config.set(settings):
-        if forked:
+        context = getattr(distributed.utils, "get_mp_context", None)
+        if forked and context is not None:
             # Dask sets the server's preload list the first time it is asked for the context;
             # ours replaces it (before the server starts) so that docmigrate is preloaded too.
-            distributed.utils.get_mp_context().set_forkserver_preload(list(WORKER_PRELOAD))
+            context().set_forkserver_preload(list(WORKER_PRELOAD))
         yield
 
 
