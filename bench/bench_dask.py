@@ -19,9 +19,11 @@ have the same path in every run), and every upgraded file is checked to be in th
 folder. While a run goes, the peak resident memory (VmHWM) of every process under it is
 sampled: "peak MiB/worker" is the largest of the worker processes' (the local pool's workers,
 or the Dask workers), "MiB here" the command's own process (with ``--workers 1`` and serial runs,
-the one doing the work).
+the one doing the work). "CPU s" is the user + system time of every process of the run, as
+last sampled (each within 0.05 s): on a machine shared with other jobs it varies far less
+than the seconds do.
 
-Prints, per command and archive: seconds, files/s, peak memory, the overhead ratio
+Prints, per command and archive: seconds, files/s, CPU seconds, peak memory, the overhead ratio
 of Dask to the local pool with the same number of workers (upgrade) and the speed-up from 1 to
 2 workers. ``--breakdown`` first measures, in this process, what a ``local:2`` run pays besides
 the work: starting the cluster and checking its workers, the cost of each Dask task, and
@@ -66,6 +68,7 @@ class Run:
     """What one command run measured."""
 
     seconds: float
+    cpu: float
     worker_mib: float
     own_mib: float
 
@@ -101,6 +104,7 @@ class PeakSampler:
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.own = 0
+        self.cpu: dict[int, float] = {}
         self.descendants: dict[int, int] = {}
         self.names: dict[int, str] = {}
         self.done = threading.Event()
@@ -113,6 +117,8 @@ class PeakSampler:
                 children = self.root.children(recursive=True)
             except psutil.Error:
                 break
+            for process in [self.root, *children]:
+                self.cpu[process.pid] = max(self.cpu.get(process.pid, 0.0), cpu_seconds(process))
             for child in children:
                 peak = peak_kib(child.pid)
                 self.descendants[child.pid] = max(self.descendants.get(child.pid, 0), peak)
@@ -121,8 +127,8 @@ class PeakSampler:
             self.own = max(self.own, peak_kib(self.root.pid))
             time.sleep(0.05)
 
-    def stop(self) -> tuple[float, float]:
-        """Stop sampling; return (peak MiB of the largest worker, peak MiB of the command)."""
+    def stop(self) -> tuple[float, float, float]:
+        """Stop sampling; return CPU seconds of the tree and the peak MiB of a worker and here."""
         self.done.set()
         self.thread.join()
         # Worker processes, not helpers such as multiprocessing's resource tracker.
@@ -131,7 +137,16 @@ class PeakSampler:
             for pid, peak in self.descendants.items()
             if "resource_tracker" not in self.names[pid]
         ]
-        return max(workers, default=0) / 1024, self.own / 1024
+        return sum(self.cpu.values()), max(workers, default=0) / 1024, self.own / 1024
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system seconds a live process has used so far (0 once it is gone)."""
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
 
 
 def _command_line(process: psutil.Process) -> str:
@@ -168,10 +183,10 @@ def timed_run(command: list[str], options: list[str], scratch: Path) -> tuple[Ru
     sampler = PeakSampler(process.pid)
     out, _ = process.communicate()
     seconds = time.perf_counter() - started
-    worker_mib, own_mib = sampler.stop()
+    cpu, worker_mib, own_mib = sampler.stop()
     if process.returncode != 0:  # the archives are valid: a failure is not a measurement
         raise SystemExit(f"{' '.join(command + options)} exited {process.returncode}")
-    return Run(seconds, worker_mib, own_mib), out
+    return Run(seconds, cpu, worker_mib, own_mib), out
 
 
 def check_output(verb: str, scratch: Path, files: int) -> None:
@@ -206,13 +221,14 @@ def show(verb: str, name: str, files: int, runs: dict[str, list[Run]]) -> None:
     best = {label: min(each, key=lambda run: run.seconds) for label, each in runs.items()}
     print(f"\n{verb}, {name}: {files} files")
     print(
-        f"  {'executor':<12} {'seconds':>8} {'files/s':>9} {'peak MiB/worker':>16} {'MiB here':>9}"
+        f"  {'executor':<12} {'seconds':>8} {'files/s':>9} {'CPU s':>7} "
+        f"{'peak MiB/worker':>16} {'MiB here':>9}"
     )
     for label, run in best.items():
         worker = max(r.worker_mib for r in runs[label])
         own = max(r.own_mib for r in runs[label])
         print(
-            f"  {label:<12} {run.seconds:8.2f} {files / run.seconds:9.1f} "
+            f"  {label:<12} {run.seconds:8.2f} {files / run.seconds:9.1f} {run.cpu:7.1f} "
             f"{worker if worker else own:16.0f} {own:9.0f}"
         )
     one = "--workers 1" if "--workers 1" in best else "serial"
