@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import distributed
+import psutil
 import pytest
 from conftest import HISTORY_DATA, FamilyMaker, simple_schema
 from test_cli import run
@@ -35,7 +36,7 @@ from docmigrate import ConfigurationError, Registry, jsonio
 from docmigrate.archive import RegistrySource, UpgradeTask, ValidateTask, read_manifest
 from docmigrate.commands import UpgradeOptions, plan_jobs
 from docmigrate.deadline import Expired, time_limit
-from docmigrate.executors import open_executor
+from docmigrate.executors import Connection, open_executor
 
 CI = os.environ.get("DOCMIGRATE_PROFILE") == "ci"
 KILL_POSITIONS = [0, 5, 11] if CI else [5]
@@ -151,11 +152,14 @@ from pathlib import Path
 
 MARKER = Path({marker!r})
 STARTED = Path({started!r})
+RAN = Path({ran!r})
 
 @upgrade("1.0", "2.0")
 def to_two(doc):
     STARTED.touch()
     what = doc["items"][0]["id"] if doc["items"] else ""
+    with open(RAN, "a") as log:  # which process ran the step on which document
+        log.write(f"{{os.getpid()}} {{what}}\\n")
     if what.startswith("kill-once") and not MARKER.exists():
         MARKER.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
@@ -174,7 +178,9 @@ def to_two(doc):
 def fragile(make_family: FamilyMaker, tmp_path: Path) -> Path:
     """A family whose step kills its worker, loops or dawdles as the first item's id says."""
     steps = FRAGILE_STEPS.format(
-        marker=str(tmp_path / "killed-by-step"), started=str(tmp_path / "started")
+        marker=str(tmp_path / "killed-by-step"),
+        started=str(tmp_path / "started"),
+        ran=str(tmp_path / "ran"),
     )
     return make_family(
         {"1.0": simple_schema("1.0"), "2.0": simple_schema("2.0")},
@@ -447,6 +453,251 @@ def test_a_worker_killed_from_outside_mid_run_leaves_files_whole(
             "v": "2.0",
             "items": [{"id": "slow"}, {"id": f"item-{index}"}],
         }
+
+
+# --- a worker killed in the middle of a batch ----------------------------------------------------
+
+# 24 files on 2 worker threads travel in batches of 3 (files 0-2, 3-5, ...): the file that kills
+# its worker is the last of its batch, so the worker had run the batch's first files before.
+BATCHED_FILES = 24
+KILLED_AT = 2
+
+
+def _batched_folder(tmp_path: Path, kill_at: int | None = KILLED_AT) -> Path:
+    """Files 00..23, each with its own record ids; the one at ``kill_at`` kills its worker once."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for index in range(BATCHED_FILES):
+        first = "kill-once" if index == kill_at else "item"
+        (folder / f"{index:02d}.json").write_bytes(_document(f"{first}-{index}", f"x-{index}"))
+    return folder
+
+
+def _ran_by_killed_worker(tmp_path: Path) -> list[str]:
+    """The documents whose step the killed worker ran before the one that killed it."""
+    killed = (tmp_path / "killed-by-step").read_text()
+    ran = [line.split() for line in (tmp_path / "ran").read_text().splitlines()]
+    done_before = [what for pid, what in ran if pid == killed and not what.startswith("kill-once")]
+    assert set(done_before) >= {"item-0", "item-1"}  # its batch: files 0 to 2
+    return done_before
+
+
+def _rerun_batch_mates(tmp_path: Path) -> None:
+    """Check that the killed worker's whole batch ran again, and every file ran at most twice."""
+    _ran_by_killed_worker(tmp_path)
+    counts = _ran_count(tmp_path)
+    assert counts["item-0"] == counts["item-1"] == counts[f"kill-once-{KILLED_AT}"] == 2
+    assert len(counts) == BATCHED_FILES and set(counts.values()) <= {1, 2}
+
+
+def _ran_count(tmp_path: Path) -> dict[str, int]:
+    """How many times each document's step ran (counted from the step's own log)."""
+    counts: dict[str, int] = {}
+    for line in (tmp_path / "ran").read_text().splitlines():
+        what = line.split()[1]
+        counts[what] = counts.get(what, 0) + 1
+    return counts
+
+
+def test_a_worker_killed_mid_batch_leaves_every_file_whole_or_upgraded(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """In-place upgrade, a worker killed mid-batch: each file upgraded once, backups listed once."""
+    folder = _batched_folder(tmp_path)
+    originals = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    code, out, _ = run(
+        capsys,
+        "upgrade",
+        folder,
+        "--in-place",
+        "--backup",
+        tmp_path / "kept",
+        "--family-path",
+        fragile,
+        "--scheduler",
+        scheduler,
+    )
+
+    assert code == 0, out
+    done_before = _ran_by_killed_worker(tmp_path)
+    _assert_upgraded_once(out, folder, tmp_path / "kept", originals)
+    # Files 0 and 1 (and any other the killed worker finished) were at the target when rerun.
+    assert BATCHED_FILES - len(done_before) <= out.count(": upgraded ") <= BATCHED_FILES - 2
+    reports = [line for line in out.splitlines() if line.startswith(str(folder))]
+    assert [Path(line.split(":")[0]).name for line in reports] == sorted(originals)  # in order
+    assert f"{folder / f'{KILLED_AT:02d}.json'}: upgraded" in out  # rerun from its original
+
+
+def test_a_worker_killed_mid_batch_reports_what_workers_1_reports(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """Upgrade --out: the killed batch runs again; reports and files are those of --workers 1."""
+    folder = _batched_folder(tmp_path)
+    marker = tmp_path / "killed-by-step"
+    command = ["upgrade", folder, "--family-path", fragile, "--format", "json"]
+    marker.write_text("no kill in the local run")
+    expected = run(capsys, *command, "--out", tmp_path / "local", "--workers", "1")
+    marker.unlink()
+    (tmp_path / "ran").unlink()
+
+    got = run(capsys, *command, "--out", tmp_path / "dask", "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 0, got[1]
+    _rerun_batch_mates(tmp_path)
+    assert got[1].replace(str(tmp_path / "dask"), "OUT") == expected[1].replace(
+        str(tmp_path / "local"), "OUT"
+    )
+    assert _tree(tmp_path / "dask") == _tree(tmp_path / "local")
+    assert len(_tree(tmp_path / "dask")) == BATCHED_FILES
+
+
+def test_a_worker_killed_mid_batch_of_a_sqlite_import_stores_every_file_once(
+    capsys: pytest.CaptureFixture[str], fragile: Path, tmp_path: Path, scheduler: str
+) -> None:
+    """Import into SQLite: a worker killed mid-batch; same reports and records as a local run."""
+    folder = _batched_folder(tmp_path)
+    marker = tmp_path / "killed-by-step"
+    command = ["import", folder, "--family-path", fragile]
+    marker.write_text("no kill in the local run")
+    expected = run(capsys, *command, "--db", tmp_path / "local.db")
+    marker.unlink()
+    (tmp_path / "ran").unlink()
+
+    got = run(capsys, *command, "--db", tmp_path / "dask.db", "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 0, got[1]
+    _rerun_batch_mates(tmp_path)
+    assert got[1] == expected[1]
+    url = f"sqlite:///{tmp_path / 'dask.db'}"
+    assert _imports_by_file(url) == {f"{index:02d}.json": 1 for index in range(BATCHED_FILES)}
+    assert _stored_ids(capsys, url, fragile) == _stored_ids(
+        capsys, f"sqlite:///{tmp_path / 'local.db'}", fragile
+    )
+
+
+def test_a_worker_killed_mid_batch_of_a_postgres_import_stores_every_file_once(
+    capsys: pytest.CaptureFixture[str],
+    fragile: Path,
+    tmp_path: Path,
+    scheduler: str,
+    postgres_url: str,
+) -> None:
+    """Import into PostgreSQL: the killed batch runs again; each file is stored exactly once."""
+    folder = _batched_folder(tmp_path)
+
+    code, out, _ = run(
+        capsys, "import", folder, "--db", postgres_url, "--family-path", fragile,
+        "--scheduler", scheduler,
+    )  # fmt: skip
+
+    assert code == 0, out
+    _rerun_batch_mates(tmp_path)
+    for line in out.splitlines()[:2]:  # files 0 and 1: committed by the killed worker
+        assert ": 0 imported, 2 skipped, 0 replaced (already imported as import " in line
+    assert _imports_by_file(postgres_url) == {
+        f"{index:02d}.json": 1 for index in range(BATCHED_FILES)
+    }
+    assert len(_stored_ids(capsys, postgres_url, fragile)) == 2 * BATCHED_FILES
+
+
+# --- --scheduler local[:N]: a cluster of this machine ------------------------------------------
+
+
+def _forked_workers() -> list[psutil.Process]:
+    """The worker processes forked from this process's multiprocessing fork server."""
+    servers = [
+        child
+        for child in psutil.Process().children()
+        if "multiprocessing.forkserver" in " ".join(child.cmdline())
+    ]
+    return [worker for server in servers for worker in server.children()]
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start with the environment a command starts with: no Dask variables in it.
+
+    Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their own process's environment (the module
+    cluster's did, in this one); the fork server, started once per process, would inherit it.
+    """
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server() -> None:
+    """Connection(local:2) starts while the caller goes on; workers forked, no malloc trimming."""
+    with Connection("local:2") as connection:
+        deadline = time.monotonic() + 60
+        while len(_forked_workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # not waiting for the connection: it starts by itself
+        workers = _forked_workers()
+        client, _ = connection.wait()
+        pids = client.run(os.getpid)
+        trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        server = workers[0].parent()
+        assert server is not None
+        preloaded = " ".join(server.cmdline())
+        server_environ = server.environ()
+
+    assert sorted(pids.values()) == sorted(worker.pid for worker in workers)
+    assert len(pids) == 2
+    assert "docmigrate.executors" in preloaded  # docmigrate is imported once, by the server
+    # The allocator is set up as in the local pool's workers (Dask's trimming is slower).
+    assert list(trim.values()) == [None, None]
+    assert "MALLOC_TRIM_THRESHOLD_" not in server_environ
+    for worker in workers:  # stopped with the connection
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_upgrade_on_a_local_cluster_matches_workers_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--scheduler local:2 upgrades as --workers 1 does, and leaves no worker behind."""
+    local, dask = _twins(tmp_path)
+    command = ["upgrade", "archive", "--out", "out", "--format", "json"]
+    monkeypatch.chdir(local)
+    expected = run(capsys, *command, "--workers", "1")
+    monkeypatch.chdir(dask)
+    got = run(capsys, *command, "--scheduler", "local:2")
+
+    assert got[0] == expected[0] == 1  # the invalid files fail
+    assert got[1] == expected[1]
+    assert _tree(dask) == _tree(local)
+    assert len(json.loads(got[1])["files"]) == 41
+    assert _forked_workers() == []
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_usage_error_while_a_local_cluster_starts_leaves_no_worker(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A bad --family-path found while the local cluster starts: one line, exit 2, no workers."""
+    seen: set[int] = set()
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:
+        while running.is_set():
+            seen.update(worker.pid for worker in _forked_workers())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        code, out, err = run(
+            capsys, "validate", HISTORY_DATA / "1.1", "--family-path", tmp_path / "missing",
+            "--scheduler", "local:2",
+        )  # fmt: skip
+    finally:
+        running.clear()
+        watcher.join()
+
+    assert code == 2 and out == ""
+    assert err == f"docmigrate: error: family path {tmp_path / 'missing'} is not a folder\n"
+    assert len(seen) == 2  # the cluster had started in the background
+    assert _forked_workers() == []
 
 
 # --- the scheduler: unreachable, lost ----------------------------------------------------------

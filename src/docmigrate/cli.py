@@ -48,7 +48,7 @@ from docmigrate.exceptions import (
     StoreError,
     UsageError,
 )
-from docmigrate.executors import DEFAULT_TIMEOUT, open_executor
+from docmigrate.executors import DEFAULT_TIMEOUT, Connection, open_executor
 from docmigrate.files import iter_json_files, remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
@@ -178,6 +178,16 @@ def _scheduler(
     return chosen, DEFAULT_TIMEOUT if waited is None else waited
 
 
+def _connect_early(chosen: str | None, timeout: float) -> Connection | None:
+    """Start connecting to the scheduler now, while the files are planned (None: no scheduler).
+
+    The connection is closed when the command ends; ``open_executor`` waits for it.
+    """
+    if chosen is None:
+        return None
+    return click.get_current_context().with_resource(Connection(chosen, timeout))
+
+
 def _announce(link: str) -> None:
     click.echo(f"Dask dashboard: {visible(link)}", err=True)
 
@@ -267,6 +277,7 @@ def validate(
             "--scheduler runs on workers that cannot read this standard input: give files, "
             "or validate - without --scheduler"
         )
+    connection = _connect_early(chosen, timeout)
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     tasks: list[FileTask] = [
@@ -275,7 +286,13 @@ def validate(
     ]
     source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
     with open_executor(
-        chosen, workers=1, registry=registry, source=source, timeout=timeout, announce=_announce
+        chosen,
+        workers=1,
+        registry=registry,
+        source=source,
+        timeout=timeout,
+        announce=_announce,
+        connection=connection,
     ) as executor:
         # Local validation runs in this process, as it always has, without progress lines.
         progress = Progress(len(tasks)) if chosen is not None else lambda _: None
@@ -423,6 +440,7 @@ def upgrade(
             "--workers sizes the local pool; with --scheduler the cluster's workers do the "
             "work (--scheduler local:N starts N of them here)"
         )
+    connection = _connect_early(chosen, timeout)
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     _known_target(registry, family_name, to)
@@ -435,6 +453,7 @@ def upgrade(
         source=source,
         timeout=timeout,
         announce=_announce,
+        connection=connection,
     ) as executor:  # first: a cluster that cannot do the work stops the run before any write
         if not dry_run:
             folders = [*paths, *(f for f in (out, backup) if f is not None and f.is_dir())]
