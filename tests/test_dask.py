@@ -669,6 +669,24 @@ def test_upgrade_on_a_local_cluster_matches_workers_1(
     assert _forked_workers() == []
 
 
+def test_import_on_a_local_cluster_matches_a_local_import(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`import --scheduler local:2` (cluster started while planning) stores as a local run."""
+    local, dask = _twins(tmp_path)
+    monkeypatch.chdir(local)
+    expected = run(capsys, "import", "archive", "--db", "store.db", "--format", "json")
+    monkeypatch.chdir(dask)
+    got = run(capsys, "import", "archive", "--db", "store.db", "--format", "json",
+              "--scheduler", "local:2")  # fmt: skip
+
+    assert got[0] == expected[0] == 1  # the invalid files fail
+    assert got[1] == expected[1]
+    assert len(json.loads(got[1])["files"]) == 41
+    assert _exported(capsys, str(dask / "store.db")) == _exported(capsys, str(local / "store.db"))
+    assert _forked_workers() == []
+
+
 @pytest.mark.usefixtures("clean_environment")
 def test_a_usage_error_while_a_local_cluster_starts_leaves_no_worker(
     capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -633,6 +633,7 @@ def import_(
         raise click.UsageError(
             "--scheduler runs on workers that cannot read this standard input: give files"
         )
+    connection = _connect_early(chosen, timeout)
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     options = ImportOptions(family_name, max_file_size, step_timeout, on_duplicate)
@@ -652,7 +653,9 @@ def import_(
             )
     else:
         files = [path for path, _ in iter_json_files(paths, exclude or settings.exclude)]
-        reports = _import_on_cluster(files, db, registry, options, chosen, timeout, family_paths)
+        reports = _import_on_cluster(
+            files, db, registry, options, (chosen, timeout, connection), family_paths
+        )
     if verbose:
         _echo_pipelines(reports)
     if output_format == "json":
@@ -680,8 +683,7 @@ def _import_on_cluster(
     db: str,
     registry: Registry,
     options: ImportOptions,
-    scheduler: str,
-    timeout: float,
+    cluster: tuple[str, float, Connection | None],
     family_paths: Sequence[Path],
 ) -> list[FileReport]:
     """Import on a Dask cluster: PostgreSQL is written by the workers, SQLite by this process.
@@ -693,13 +695,14 @@ def _import_on_cluster(
     from docmigrate.transfer import ImportTask, store_prepared
 
     sqlite = database_url(db).startswith("sqlite")
+    scheduler, timeout, connection = cluster
     tasks = [ImportTask(path, options, None if sqlite else db) for path in files]
     source = RegistrySource(tuple(p.resolve() for p in family_paths), Path.cwd())
     progress = Progress(len(tasks))
     with (
         open_executor(
             scheduler, workers=1, registry=registry, source=source, timeout=timeout,
-            announce=_announce,
+            announce=_announce, connection=connection,
         ) as executor,  # first: a cluster that cannot do the work stops the run before any write
         open_store(db) as store,  # made here, so that workers do not race to create the tables
     ):  # fmt: skip

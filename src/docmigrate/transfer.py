@@ -258,10 +258,10 @@ class ImportTask:
 
     def _streamed(self, registry: Registry, report: FileReport) -> bool:
         """Import the file record by record into ``db`` when that applies (True: done)."""
+        if not worth_streaming(self.path, report):
+            return False  # read whole, as a local import reads it (the report says why)
         if self.db is None:
             report.pipeline = "in memory: the workers hand whole documents to the SQLite writer"
-            return False
-        if not worth_streaming(self.path, report):
             return False
         try:
             store = _worker_store(str(self.db))
