@@ -69,6 +69,31 @@ def make_family(tmp_path: Path) -> FamilyMaker:
     return make
 
 
+def sleeping_family(make_family: FamilyMaker, marker: Path, at: int) -> Path:
+    """A family whose per-record step sleeps a minute at record ``at``, after touching ``marker``.
+
+    The step (1 -> 2, each record of ``/items``) gives a fault test its moment to kill.
+    """
+    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+    steps = f"""
+        import time
+        from pathlib import Path
+
+        @upgrade("1", "2", each="/items")
+        def slow(item):
+            if item == {at}:
+                Path({str(marker)!r}).touch()
+                time.sleep(60)
+            return item
+    """
+    return make_family(
+        {"1": schema, "2": schema},
+        steps,
+        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
+        'pointer = "/items"\n',
+    )
+
+
 def simple_schema(version: str, **extra_item_properties: Any) -> dict[str, Any]:
     """A small schema for demo families: {"v": version, "items": [{"id": str, ...}]}."""
     return {

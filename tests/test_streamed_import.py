@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from backends import fresh_postgres_database, postgres_server_url
-from conftest import FamilyMaker
+from conftest import FamilyMaker, sleeping_family
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
@@ -404,24 +404,7 @@ def test_read_error_mid_stream_leaves_no_partial_import(
 def test_kill_mid_stream_leaves_no_partial_import(make_family: FamilyMaker, tmp_path: Path) -> None:
     """SIGKILL while batches are being written: the database holds nothing of the file."""
     marker = tmp_path / "reached"
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
-    steps = f"""
-        import time
-        from pathlib import Path
-
-        @upgrade("1", "2", each="/items")
-        def slow(item):
-            if item == 7000:
-                Path({str(marker)!r}).touch()
-                time.sleep(60)
-            return item
-    """
-    folder = make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = sleeping_family(make_family, marker, 7000)
     source = _write(tmp_path / "numbers.json", {"v": "1", "items": list(range(20_000))})
     db = tmp_path / "store.db"
     script = f"""

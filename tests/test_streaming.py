@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FamilyMaker
+from conftest import FamilyMaker, sleeping_family
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -424,24 +424,7 @@ def test_kill_mid_stream_leaves_no_partial_file(
 ) -> None:
     """SIGKILL while records are being written: no output file; the leftover is cleaned up."""
     marker = tmp_path / "reached"
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
-    steps = f"""
-        import time
-        from pathlib import Path
-
-        @upgrade("1", "2", each="/items")
-        def slow(item):
-            if item == 700:
-                Path({str(marker)!r}).touch()
-                time.sleep(60)
-            return item
-    """
-    folder = make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = sleeping_family(make_family, marker, 700)
     source = tmp_path / "in" / "numbers.json"
     source.parent.mkdir()
     numbers = {"v": "1", "items": list(range(100_000))}
