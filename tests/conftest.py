@@ -69,12 +69,32 @@ def make_family(tmp_path: Path) -> FamilyMaker:
     return make
 
 
+ITEMS_SCHEMA = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
+"""A version of the "items" families: a label at /v, records at /items."""
+
+ITEMS_TOML = (
+    'version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\npointer = "/items"\n'
+)
+
+
+def items_family(
+    make_family: FamilyMaker,
+    steps: str | None = None,
+    schema: dict[str, Any] = ITEMS_SCHEMA,
+    versions: tuple[str, ...] = ("1", "2"),
+) -> Path:
+    """A family of ``{"v": LABEL, "items": [...]}`` documents, records at ``/items``."""
+    schemas = {version: schema for version in versions}
+    if steps is None:
+        return make_family(schemas, toml=ITEMS_TOML)
+    return make_family(schemas, steps, toml=ITEMS_TOML)
+
+
 def sleeping_family(make_family: FamilyMaker, marker: Path, at: int) -> Path:
     """A family whose per-record step sleeps a minute at record ``at``, after touching ``marker``.
 
     The step (1 -> 2, each record of ``/items``) gives a fault test its moment to kill.
     """
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
     steps = f"""
         import time
         from pathlib import Path
@@ -86,12 +106,7 @@ def sleeping_family(make_family: FamilyMaker, marker: Path, at: int) -> Path:
                 time.sleep(60)
             return item
     """
-    return make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    return items_family(make_family, steps)
 
 
 def simple_schema(version: str, **extra_item_properties: Any) -> dict[str, Any]:

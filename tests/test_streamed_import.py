@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from backends import fresh_postgres_database, postgres_server_url
-from conftest import FamilyMaker, sleeping_family
+from conftest import FamilyMaker, items_family, sleeping_family
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
@@ -466,12 +466,7 @@ def test_verbose_and_json_report_say_import_streamed(
 @pytest.fixture
 def open_family(make_family: FamilyMaker) -> Registry:
     """A generic merge family whose records may be any JSON value (no step: stored as read)."""
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
-    folder = make_family(
-        {"1": schema},
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = items_family(make_family, versions=("1",))
     return Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FamilyMaker, sleeping_family
+from conftest import FamilyMaker, items_family, sleeping_family
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -307,19 +307,13 @@ def test_schemas_spanning_records_are_not_streamed(keyword: str, value: Any) -> 
 
 def test_whole_document_step_falls_back(make_family: FamilyMaker, tmp_path: Path) -> None:
     """A plan with a whole-document step is run in memory, and --verbose's reason says so."""
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
     steps = """
         @upgrade("1", "2")
         def whole(document):
             document["n"] = len(document["items"])
             return document
     """
-    folder = make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = items_family(make_family, steps)
     registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
     path = tmp_path / "d.json"
     path.write_text('{"v": "1", "items": [1, 2]}', encoding="utf-8")
@@ -462,7 +456,6 @@ def test_step_failing_mid_stream_is_reported_as_in_memory(
     make_family: FamilyMaker, tmp_path: Path
 ) -> None:
     """A step that fails on a record in the middle: the in-memory report, and no output."""
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
     steps = """
         @upgrade("1", "2", each="/items")
         def picky(item):
@@ -470,12 +463,7 @@ def test_step_failing_mid_stream_is_reported_as_in_memory(
                 raise ValueError("no 1500")
             return item
     """
-    folder = make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = items_family(make_family, steps)
     registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
     path = tmp_path / "in.json"
     path.write_bytes(jsonio.dump_bytes({"v": "1", "items": list(range(3000))}))
@@ -611,7 +599,6 @@ def test_downgrade_that_would_lose_data_is_refused_alike(
 
 def test_step_timeout_applies_to_streamed_steps(make_family: FamilyMaker, tmp_path: Path) -> None:
     """--step-timeout counts the steps' time over all records of a streamed file."""
-    schema = {"type": "object", "properties": {"v": {}, "items": {"type": "array"}}}
     steps = """
         import time
 
@@ -620,12 +607,7 @@ def test_step_timeout_applies_to_streamed_steps(make_family: FamilyMaker, tmp_pa
             time.sleep(0.01)
             return item
     """
-    folder = make_family(
-        {"1": schema, "2": schema},
-        steps,
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = items_family(make_family, steps)
     registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
     path = tmp_path / "in.json"
     path.write_bytes(jsonio.dump_bytes({"v": "1", "items": list(range(100))}))
@@ -645,11 +627,7 @@ def test_label_after_records_without_default_is_found_by_a_first_pass(
         "properties": {"v": {"const": "1"}, "items": numbers},
         "required": ["v", "items"],
     }
-    folder = make_family(
-        {"1": schema},
-        toml='version_pointer = "/v"\n[detect]\nrequired = ["/items"]\n[records]\n'
-        'pointer = "/items"\n',
-    )
+    folder = items_family(make_family, schema=schema, versions=("1",))
     registry = Registry.discover([folder], builtin=False, entry_points=False, cwd=folder)
     path = tmp_path / "late.json"
     path.write_text('{"items": [1, "two", 3], "v": "1"}', encoding="utf-8")
