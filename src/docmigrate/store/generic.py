@@ -69,6 +69,17 @@ class Stored:
     position: int
 
 
+def content_key(text: str, seen: Counter[str]) -> str:
+    """The key of an unkeyed record: its canonical ``text``'s sha256, numbered by ``seen``.
+
+    The n-th identical unkeyed record of a file is a record of its own, not a duplicate;
+    ``seen`` counts the digests met so far in the file.
+    """
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    seen[digest] += 1
+    return f"content:{digest}" + (f"#{seen[digest]}" if seen[digest] > 1 else "")
+
+
 class CollectionRows:
     """The rows of one collection of one family in ``docmigrate_records``."""
 
@@ -84,12 +95,9 @@ class CollectionRows:
         result = []
         for position, record in enumerate(items):
             text = canonical_text(record)
-            key = self._field_key(record)
+            key = self.field_key(record)
             if key is None:
-                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                seen[digest] += 1
-                # the n-th identical unkeyed record is a record of its own, not a duplicate
-                key = f"content:{digest}" + (f"#{seen[digest]}" if seen[digest] > 1 else "")
+                key = content_key(text, seen)
             elif key in first_at:
                 where: tuple[str | int, ...] = (*self.collection.pointer, position)
                 earlier = json_path((*self.collection.pointer, first_at[key]))
@@ -102,7 +110,8 @@ class CollectionRows:
             result.append(Keyed(position, key, record, text))
         return result
 
-    def _field_key(self, record: Any) -> str | None:
+    def field_key(self, record: Any) -> str | None:
+        """The record's key from its key field, or None (no key field, or not a usable value)."""
         name = self.collection.key
         if name is None or not isinstance(record, dict):
             return None
@@ -302,11 +311,11 @@ def head_of(conn: Connection, family: str) -> Head | None:
     return None if row is None else Head(row[0], row[1], row[2])
 
 
-def _is_newest(prepared: Prepared, head: Head | None) -> bool:
-    """Whether the document becomes current: newer than the head, or as new (later wins)."""
-    if head is None or prepared.newest_key is None or head.newest_key is None:
+def is_newest(newest_key: str | None, head: Head | None) -> bool:
+    """Whether a document with ``newest_key`` becomes current (newer than the head, or tied)."""
+    if head is None or newest_key is None or head.newest_key is None:
         return True
-    return prepared.newest_key >= head.newest_key
+    return newest_key >= head.newest_key
 
 
 @dataclass
@@ -332,7 +341,7 @@ def write(
 ) -> WriteReport:
     """Write a prepared document of a generic family, inside the caller's transaction."""
     head = head_of(conn, family.name)
-    newest = _is_newest(prepared, head)
+    newest = is_newest(prepared.newest_key, head)
     if family.mode == "snapshot":
         changes = _snapshot_changes(conn, prepared, on_duplicate) if newest else []
     else:

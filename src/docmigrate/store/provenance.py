@@ -86,10 +86,13 @@ def record_provenance(
     *,
     digest: str,
     newest_key: str | None = None,
+    import_id: int | None = None,
 ) -> int:
-    """Insert the import's provenance row and return its id."""
+    """Insert the import's provenance row and return its id (``import_id``: that one)."""
+    given = {} if import_id is None else {"id": import_id}
     result = conn.execute(
         imports.insert().values(
+            **given,
             **counts,
             family=family.name,
             file_name=provenance.file_name,
@@ -102,6 +105,8 @@ def record_provenance(
             newest_key=newest_key,
         )
     )
+    if import_id is not None:
+        return import_id
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])

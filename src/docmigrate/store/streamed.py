@@ -19,8 +19,6 @@ the file's sha256 and the document's digest are known.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,7 +28,14 @@ from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from docmigrate.family import Family
-from docmigrate.store.generic import CollectionRows, Keyed, head_of, newest_key_of
+from docmigrate.store.generic import (
+    CollectionRows,
+    Keyed,
+    content_key,
+    head_of,
+    is_newest,
+    newest_key_of,
+)
 from docmigrate.store.mapping import chunks
 from docmigrate.store.production_history import ProductionHistoryMapping
 from docmigrate.store.provenance import (
@@ -125,25 +130,11 @@ def _start_provenance(
     sequence (the writer's turn keeps other docmigrate writers out meanwhile).
     """
     zero = {"imported": 0, "skipped": 0, "replaced": 0}
-    if sequence is None:
-        return record_provenance(conn, family, provenance, zero, digest="")
-    last, called = conn.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
-    import_id = int(last) + 1 if called else int(last)
-    conn.execute(
-        imports.insert().values(
-            **zero,
-            id=import_id,
-            family=family.name,
-            file_name=provenance.file_name,
-            sha256=provenance.sha256,
-            source_version=provenance.source_version,
-            target_version=family.current,
-            steps=json.dumps(list(provenance.steps)),
-            imported_at="",
-            document_sha256="",
-        )
-    )
-    return import_id
+    import_id = None
+    if sequence is not None:
+        last, called = conn.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
+        import_id = int(last) + 1 if called else int(last)
+    return record_provenance(conn, family, provenance, zero, digest="", import_id=import_id)
 
 
 def batch_writer(
@@ -389,13 +380,8 @@ class _GenericWriter(BatchWriter):
 
     def _key(self, record: Any, text: str) -> str:
         """The key :meth:`CollectionRows.keyed` gives the record at this point of the file."""
-        key = self.rows._field_key(record)
-        if key is not None:
-            return key
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self._seen[digest] += 1
-        count = self._seen[digest]
-        return f"content:{digest}" + (f"#{count}" if count > 1 else "")
+        key = self.rows.field_key(record)
+        return content_key(text, self._seen) if key is None else key
 
     def _stored(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The import and text of each stored record among ``keys``."""
@@ -432,12 +418,7 @@ class _GenericWriter(BatchWriter):
     def _settle(self, header: Any, digest: str, provenance: Provenance) -> WriteReport:
         head = head_of(self.conn, self.family.name)
         newest_key, header_text = self._newest_key, self._header_text
-        newest = (
-            head is None
-            or newest_key is None
-            or head.newest_key is None
-            or newest_key >= head.newest_key
-        )
+        newest = is_newest(newest_key, head)
         header_changes = newest and (head is None or head.header != header_text)
         if not header_changes and not self.imported and not self.replaced:
             # Nothing new: not even a provenance row.
