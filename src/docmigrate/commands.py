@@ -11,10 +11,10 @@ import hashlib
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from docmigrate import jsonio
 from docmigrate.exceptions import (
@@ -156,19 +156,15 @@ def _validate_streaming(
     max_file_size: int,
 ) -> bool:
     """Validate ``path`` record by record when that applies; False: read it whole instead."""
-    if not _worth_streaming(path, report):
-        return False
-    from docmigrate import streaming  # only files big enough to stream need it
 
-    try:
-        found = streaming.validate_stream(path, registry, family_name, max_file_size=max_file_size)
-    except streaming.NotStreamable as reason:
-        report.pipeline = f"in memory: {reason}"
+    def attempt() -> Any:
+        from docmigrate import streaming  # only files big enough to stream need it
+
+        return streaming.validate_stream(path, registry, family_name, max_file_size=max_file_size)
+
+    found = streamed(path, report, attempt)
+    if found is None:
         return False
-    except OSError:  # reading it whole reports the problem as for any file
-        report.pipeline = "in memory: the file could not be streamed"
-        return False
-    report.pipeline = STREAMING
     report.family, report.version = found.family.name, found.version
     report.problems += found.problems
     if require_current and not found.problems and found.version != found.family.current:
@@ -184,7 +180,33 @@ STREAMING_MIN_SIZE = 1 << 20
 """Files smaller than this (bytes) are read whole: streaming pays off on big files only."""
 
 
-def _worth_streaming(path: Path, report: FileReport) -> bool:
+_Result = TypeVar("_Result")
+
+
+def streamed(path: Path, report: FileReport, attempt: Callable[[], _Result]) -> _Result | None:
+    """Run ``attempt`` (a streaming pass over ``path``) when the file is worth streaming.
+
+    None when the file is to be read whole instead, with the report's pipeline saying why: too
+    small, not streamable (:class:`~docmigrate.jsonio.streaming.NotStreamable`), or not
+    readable as a stream (the whole read then reports the problem as for any file).
+    """
+    if not worth_streaming(path, report):
+        return None
+    from docmigrate.jsonio.streaming import NotStreamable
+
+    try:
+        result = attempt()
+    except NotStreamable as reason:
+        report.pipeline = f"in memory: {reason}"
+        return None
+    except OSError:
+        report.pipeline = "in memory: the file could not be streamed"
+        return None
+    report.pipeline = STREAMING
+    return result
+
+
+def worth_streaming(path: Path, report: FileReport) -> bool:
     """Whether ``path`` is a regular file big enough to stream (else note why not)."""
     if str(path) == "-":
         report.pipeline = "in memory: standard input"
@@ -384,7 +406,7 @@ def _upgrade_streaming(
     job: UpgradeJob, registry: Registry, options: UpgradeOptions, report: FileReport
 ) -> bool:
     """Upgrade ``job`` record by record when that applies; False: read it whole instead."""
-    if not _worth_streaming(job.path, report):
+    if not worth_streaming(job.path, report):
         return False
     if options.diff:
         report.pipeline = "in memory: --diff compares whole documents"

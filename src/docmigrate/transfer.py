@@ -17,16 +17,15 @@ from docmigrate import jsonio
 from docmigrate.archive import WORKER_DIED, anchor
 from docmigrate.commands import (
     DEFAULT_MAX_FILE_SIZE,
-    STREAMING,
     file_guard,
     open_document,
     record_migration_failure,
+    streamed,
+    worth_streaming,
 )
-from docmigrate.commands import _worth_streaming as worth_streaming
 from docmigrate.exceptions import DocmigrateError, StepTimeoutError, StoreError
 from docmigrate.family import Family
 from docmigrate.files import iter_json_files
-from docmigrate.jsonio.streaming import NotStreamable
 from docmigrate.migrator import migrate
 from docmigrate.pointers import json_path
 from docmigrate.registry import Registry
@@ -94,17 +93,9 @@ def import_streaming(
     if not isinstance(store, SQLStore):
         report.pipeline = "in memory: the store takes whole documents"
         return False
-    if not worth_streaming(path, report):
+    result = streamed(path, report, lambda: import_stream(path, registry, store, settings))
+    if result is None:
         return False
-    try:
-        result = import_stream(path, registry, store, settings)
-    except NotStreamable as reason:
-        report.pipeline = f"in memory: {reason}"
-        return False
-    except OSError:  # reading it whole reports the problem as for any file
-        report.pipeline = "in memory: the file could not be streamed"
-        return False
-    report.pipeline = STREAMING
     report.family, report.version = result.family.name, result.version
     if isinstance(result.failure, StepTimeoutError):  # as migrate's failure is reported
         report.problems.append(Problem(1, 1, "$", str(result.failure), "StepTimeoutError"))
