@@ -383,13 +383,13 @@ def test_read_error_mid_stream_leaves_no_partial_import(
                 raise OSError(5, "Input/output error")
             return super().readinto(buffer)
 
-    opened = streaming._open
+    opened = streaming.open_limited
 
     def failing_open(where: Path, limit: int | None) -> Any:
         opened(where, limit).close()  # the size cap is checked as ever
         return io.BufferedReader(FailingRead(where), buffer_size=512)
 
-    monkeypatch.setattr(streamed_import, "_open", failing_open)
+    monkeypatch.setattr(streamed_import, "open_limited", failing_open)
     counted = _Counted(monkeypatch)
     reports = _import_all([(path, None)], registry, url, stream=True)
     assert failed and counted.batches >= 5  # the read failed after batches were written

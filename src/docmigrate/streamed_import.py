@@ -49,16 +49,16 @@ from docmigrate.store import OnDuplicate, Provenance, SQLStore, WriteReport
 from docmigrate.store.provenance import canonical_text
 from docmigrate.store.streamed import NotBatchable, Unchanged, batch_problem, batch_writer
 from docmigrate.streaming import (
-    _MARK,
+    RECORDS_MARK,
+    RecordErrors,
+    RecordSteps,
+    Retry,
     UpgradeSettings,
-    _check_header,
-    _Errors,
-    _open,
-    _plan_reason,
-    _record_validator,
-    _RecordSteps,
-    _Retry,
-    _start,
+    check_header,
+    open_limited,
+    plan_reason,
+    record_validator,
+    start_pass,
 )
 
 __all__ = ["ImportSettings", "StreamedImport", "import_stream"]
@@ -100,7 +100,7 @@ def import_stream(
     for _attempt in range(2):
         try:
             return _import_pass(path, registry, store, settings, known)
-        except _Retry as retry:
+        except Retry as retry:
             known = retry.header
         except NotBatchable as reason:
             raise NotStreamable(str(reason)) from None
@@ -111,8 +111,8 @@ def _import_pass(
     path: Path, registry: Registry, store: SQLStore, settings: ImportSettings, known: Any
 ) -> StreamedImport:
     file_hash = hashlib.sha256()
-    with _open(path, settings.max_file_size) as stream:
-        reader, family, version, head = _start(
+    with open_limited(path, settings.max_file_size) as stream:
+        reader, family, version, head = start_pass(
             path,
             stream,
             registry,
@@ -157,8 +157,8 @@ class _Work:
         self.upgrade = UpgradeSettings(
             family_name=settings.family_name, step_timeout=settings.step_timeout
         )
-        self.steps = _RecordSteps(family, result.plan, pointer, self.upgrade)
-        self.validator = _record_validator(family, result.version, pointer)
+        self.steps = RecordSteps(family, result.plan, pointer, self.upgrade)
+        self.validator = record_validator(family, result.version, pointer)
         header = self.steps.header(assumed, check=False)
         self.digest = _DocumentDigest(header, pointer, as_read=not result.plan)
 
@@ -171,14 +171,14 @@ class _Work:
         steps = tuple(str(step.info) for step in result.plan)
         provenance = Provenance(path.name, "", result.version, steps)
         writer = batch_writer(conn, result.family, provenance, self.settings.on_duplicate)
-        errors = _Errors()
+        errors = RecordErrors()
         for record in reader.records():
             if not errors.add_record(self.validator, record, pointer):
                 raise NotStreamable("a record is invalid (reading it whole places it)")
             value = self.steps.apply(record)
             writer.add(record.index, value, self.digest.add(value))
         header = reader.finish()
-        _check_header(self.registry, self.upgrade, header, result.family, result.version, errors)
+        check_header(self.registry, self.upgrade, header, result.family, result.version, errors)
         if errors.found:
             raise NotStreamable("the header is invalid (reading it whole places it)")
         finished = self.steps.header(header.value)
@@ -193,7 +193,7 @@ def _plan(family: Family, version: str, pointer: tuple[str, ...]) -> tuple[Step,
         plan = family.plan(version, family.current)
     except DocmigrateError as error:
         raise NotStreamable(str(error)) from None
-    reason = _plan_reason(family, plan, pointer) or batch_problem(family)
+    reason = plan_reason(family, plan, pointer) or batch_problem(family)
     if reason is not None:
         raise NotStreamable(reason)
     return plan
@@ -265,7 +265,7 @@ class _DocumentDigest:
         """The digest, given the whole upgraded header (``read``: as read, for a new pass)."""
         start, end = self._parts(upgraded)
         if start != self.start:
-            raise _Retry(read)
+            raise Retry(read)
         self.hash.update(b"]" if self.count else b"[]")
         self.hash.update(end.encode("utf-8"))
         return self.hash.hexdigest()
@@ -275,7 +275,7 @@ class _DocumentDigest:
         marked = jsonio.clone(header)
         self._placeholder(marked)
         text = canonical_text(marked)
-        mark = canonical_text(_MARK)
+        mark = canonical_text(RECORDS_MARK)
         if text.count(mark) != 1:
             raise NotStreamable("the header holds the records placeholder")
         start, end = text.split(mark)
@@ -285,4 +285,4 @@ class _DocumentDigest:
         parent = marked
         for token in self.pointer[:-1]:
             parent = parent[token]
-        parent[self.pointer[-1]] = _MARK
+        parent[self.pointer[-1]] = RECORDS_MARK

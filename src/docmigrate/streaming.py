@@ -88,7 +88,7 @@ _ARRAY_KEYWORDS = frozenset(
     }
 )  # fmt: skip
 # A string no header holds: the header is written with it in place of the records array.
-_MARK = "\x00docmigrate-records\x00"
+RECORDS_MARK = "\x00docmigrate-records\x00"
 _MARK_BYTES = b'"\\u0000docmigrate-records\\u0000"'
 
 
@@ -177,7 +177,7 @@ def _escape(token: str) -> str:
 _record_validators: weakref.WeakKeyDictionary[Family, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _record_validator(family: Family, version: str, pointer: tuple[str, ...]) -> Any:
+def record_validator(family: Family, version: str, pointer: tuple[str, ...]) -> Any:
     """The validator of one record of ``version`` (None: any record is valid), built once."""
     built = _record_validators.setdefault(family, {})
     if version not in built:
@@ -224,7 +224,7 @@ class StreamedValidation:
     pointer: tuple[str, ...]
 
 
-class _Errors:
+class RecordErrors:
     """Schema errors gathered from the header and the records, each with its place."""
 
     def __init__(self) -> None:
@@ -278,12 +278,12 @@ def validate_stream(
     for _attempt in range(2):
         try:
             return _validate_pass(path, registry, family_name, max_file_size, known)
-        except _Retry as retry:
+        except Retry as retry:
             known = retry.header
     raise NotStreamable("the header kept changing what was assumed")
 
 
-class _Retry(Exception):
+class Retry(Exception):
     """The pass assumed something the end of the file contradicts: run it again."""
 
     def __init__(self, header: Any, ensure_ascii: bool | None = None) -> None:
@@ -292,7 +292,8 @@ class _Retry(Exception):
         self.ensure_ascii = ensure_ascii
 
 
-def _open(path: Path, max_file_size: int | None) -> BinaryIO:
+def open_limited(path: Path, max_file_size: int | None) -> BinaryIO:
+    """Open ``path`` for reading bytes; FileTooLargeError when it exceeds ``max_file_size``."""
     from docmigrate.files import FileTooLargeError
 
     stream = open(path, "rb")  # noqa: SIM115 - closed by the caller's with block
@@ -303,7 +304,7 @@ def _open(path: Path, max_file_size: int | None) -> BinaryIO:
     return stream
 
 
-def _start(
+def start_pass(
     path: Path,
     stream: BinaryIO,
     registry: Registry,
@@ -345,7 +346,7 @@ def _skim(
     path: Path, registry: Registry, family_name: str | None, max_file_size: int | None
 ) -> Any:
     """Read the whole header (records parsed and dropped): the cheap first pass."""
-    with _open(path, max_file_size) as stream:
+    with open_limited(path, max_file_size) as stream:
         reader = RecordReader(
             stream, _pointers(registry, family_name), source=str(path), limit=max_file_size
         )
@@ -362,13 +363,13 @@ def _validate_pass(
     max_file_size: int | None,
     known: Any,
 ) -> StreamedValidation:
-    with _open(path, max_file_size) as stream:
-        reader, family, version, _head = _start(
+    with open_limited(path, max_file_size) as stream:
+        reader, family, version, _head = start_pass(
             path, stream, registry, family_name, max_file_size, known
         )
         pointer = reader.pointer
-        validator = _record_validator(family, version, pointer)
-        errors = _Errors()
+        validator = record_validator(family, version, pointer)
+        errors = RecordErrors()
         with gc_paused():  # records are acyclic and freed one by one: no collection needed
             if validator is not None:
                 valid = validator.is_valid
@@ -380,7 +381,7 @@ def _validate_pass(
                     pass
         header = reader.finish()
     if _decide(registry, family_name, header.value) != (family, version):
-        raise _Retry(header.value)
+        raise Retry(header.value)
     errors.add_header(family, version, header)
     return StreamedValidation(family, version, errors.problems(), header, pointer)
 
@@ -443,7 +444,7 @@ def upgrade_stream(
     for _attempt in range(3):
         try:
             return _upgrade_pass(path, registry, settings, output, known, ensure_ascii)
-        except _Retry as retry:
+        except Retry as retry:
             known = retry.header
             if retry.ensure_ascii is not None:
                 ensure_ascii = retry.ensure_ascii
@@ -462,9 +463,9 @@ def _upgrade_pass(
     known: Any,
     ensure_ascii: bool | None,
 ) -> StreamedUpgrade:
-    with _open(path, settings.max_file_size) as stream:
+    with open_limited(path, settings.max_file_size) as stream:
         tail = _tail(stream)
-        reader, family, version, head = _start(
+        reader, family, version, head = start_pass(
             path, stream, registry, settings.family_name, settings.max_file_size, known
         )
         target = family.current if settings.to is None else settings.to
@@ -473,21 +474,21 @@ def _upgrade_pass(
         except DocmigrateError as error:
             raise NotStreamable(str(error)) from None
         pointer = reader.pointer
-        reason = _plan_reason(family, plan, pointer)
+        reason = plan_reason(family, plan, pointer)
         if reason is not None:
             raise NotStreamable(reason)
         result = StreamedUpgrade(family, version, target, plan)
-        validator = _record_validator(family, version, pointer)
-        errors = _Errors()
+        validator = record_validator(family, version, pointer)
+        errors = RecordErrors()
         if not plan:
             for record in reader.records():
                 errors.add_record(validator, record, pointer)
             header = reader.finish()
-            _check_header(registry, settings, header, family, version, errors)
+            check_header(registry, settings, header, family, version, errors)
             result.problems = errors.problems()
             return result
         style = _style(reader.style_text, tail, settings, ensure_ascii)
-        steps = _RecordSteps(family, plan, pointer, settings)
+        steps = RecordSteps(family, plan, pointer, settings)
         writer = _Writer(style, pointer, ensure_ascii is None)
         writer.escapes = _escapes_non_ascii(reader.style_text)
         assumed = steps.header(head if known is None else known, check=False)
@@ -506,17 +507,17 @@ def _upgrade_pass(
                             writer.escapes = _has_escape(reader, record)
                         write(writer.record(steps.apply(record)))
                 header = reader.finish()
-                _check_header(registry, settings, header, family, version, errors)
+                check_header(registry, settings, header, family, version, errors)
                 if errors.found:
                     raise _Invalid
                 finished = steps.header(header.value)
                 start, end = writer.header_parts(finished)
                 writer.escapes |= _escapes_non_ascii(header.text) and reader.all_ascii
                 if start != opening:
-                    raise _Retry(header.value)
+                    raise Retry(header.value)
                 decided = reader.all_ascii and writer.escapes
                 if writer.guessing and decided != style.ensure_ascii and writer.sensitive:
-                    raise _Retry(header.value, ensure_ascii=decided)
+                    raise Retry(header.value, ensure_ascii=decided)
                 sink.write(writer.close() + end)
         except _Invalid:
             result.problems = errors.problems()
@@ -525,20 +526,21 @@ def _upgrade_pass(
     return result
 
 
-def _check_header(
+def check_header(
     registry: Registry,
     settings: UpgradeSettings,
     header: Header,
     family: Family,
     version: str,
-    errors: _Errors,
+    errors: RecordErrors,
 ) -> None:
+    """Check the whole header: Retry if it changes the family or version, else add its errors."""
     if _decide(registry, settings.family_name, header.value) != (family, version):
-        raise _Retry(header.value)
+        raise Retry(header.value)
     errors.add_header(family, version, header)
 
 
-def _plan_reason(family: Family, plan: tuple[Step, ...], pointer: tuple[str, ...]) -> str | None:
+def plan_reason(family: Family, plan: tuple[Step, ...], pointer: tuple[str, ...]) -> str | None:
     """Why this plan cannot run one record at a time, or None."""
     for step in plan:
         if step.spec.each is None or parse_pointer(step.spec.each) != pointer:
@@ -582,7 +584,7 @@ def _style(
     return style.overridden(indent=settings.indent, ensure_ascii=ensure_ascii)
 
 
-class _RecordSteps:
+class RecordSteps:
     """The plan's steps applied to one record, and the header's label set as they would."""
 
     def __init__(
@@ -601,7 +603,7 @@ class _RecordSteps:
         for step in plan:
             context = step_context(family, step)
             self.calls.append((step, context, step_caller(step, context)))
-        self.validators = [_record_validator(family, step.target, pointer) for step in plan]
+        self.validators = [record_validator(family, step.target, pointer) for step in plan]
         self.spent = 0.0
 
     def header(self, header: Any, *, check: bool = True) -> Any:
@@ -709,7 +711,7 @@ class _Writer:
         parent = marked
         for token in self.pointer[:-1]:
             parent = parent[token]
-        parent[self.pointer[-1]] = _MARK
+        parent[self.pointer[-1]] = RECORDS_MARK
         data = self._dump(marked, trailing=True)
         if data.count(_MARK_BYTES) != 1:
             raise NotStreamable("the header holds the records placeholder")
