@@ -216,6 +216,37 @@ class BatchWriter:
                 gc.collect(0)
 
     def _write(self, pending: list[tuple[int, Any, str]]) -> None:
+        """Store a batch: fresh records inserted, stored ones skipped or replaced as asked."""
+        items, keys = self._keyed(pending)
+        fresh, known = self._split(keys, self._owners(keys) if self._look_up else {})
+        changed: list[int] = []
+        if known and self.on_duplicate == "replace":
+            changed = self._changed(known, keys, items)
+        replaced = set(changed)
+        self._keep([keys[n] for n in known if n not in replaced])
+        self.imported += len(fresh)
+        self.replaced += len(changed)
+        self._delete([keys[n] for n in changed])
+        self._insert([items[n] for n in sorted(fresh + changed)])
+
+    def _keyed(self, pending: list[tuple[int, Any, str]]) -> tuple[list[Any], list[str]]:
+        """The batch's rows as this writer inserts them, and their keys."""
+        raise NotImplementedError
+
+    def _owners(self, keys: Sequence[str]) -> dict[str, int]:
+        """The import that stored each of ``keys`` found in the store."""
+        raise NotImplementedError
+
+    def _changed(self, known: list[int], keys: Sequence[str], items: list[Any]) -> list[int]:
+        """Which of the ``known`` (stored) records differ from what is stored."""
+        raise NotImplementedError
+
+    def _delete(self, keys: Sequence[str]) -> None:
+        """Delete the stored records with ``keys`` (they are replaced)."""
+        raise NotImplementedError
+
+    def _insert(self, rows: list[Any]) -> None:
+        """Insert rows made by :meth:`_keyed`."""
         raise NotImplementedError
 
     @property
@@ -321,24 +352,21 @@ class _MappedWriter(BatchWriter):
             found.update((uuid, owner) for uuid, owner in self.conn.execute(query))
         return found
 
-    def _write(self, pending: list[tuple[int, Any, str]]) -> None:
+    def _keyed(self, pending: list[tuple[int, Any, str]]) -> tuple[list[Any], list[str]]:
         key_of = self.mapping.key_of
         items = [(position, key_of(record, position), record) for position, record, _ in pending]
-        keys = [key for _, key, _ in items]
-        fresh, known = self._split(keys, self._owners(keys) if self._look_up else {})
-        changed: list[int] = []
-        if known and self.on_duplicate == "replace":
-            stored = self.mapping.existing(self.conn, [keys[n] for n in known])
-            changed = [
-                n for n in known if _unordered_text(stored[keys[n]]) != _unordered_text(items[n][2])
-            ]
-        replaced = set(changed)
-        self._keep([keys[n] for n in known if n not in replaced])
-        self.imported += len(fresh)
-        self.replaced += len(changed)
-        self.mapping.delete(self.conn, [keys[n] for n in changed])
-        written = sorted(fresh + changed) if changed else fresh
-        rows = items if len(written) == len(items) else [items[n] for n in written]
+        return items, [key for _, key, _ in items]
+
+    def _changed(self, known: list[int], keys: Sequence[str], items: list[Any]) -> list[int]:
+        stored = self.mapping.existing(self.conn, [keys[n] for n in known])
+        return [
+            n for n in known if _unordered_text(stored[keys[n]]) != _unordered_text(items[n][2])
+        ]
+
+    def _delete(self, keys: Sequence[str]) -> None:
+        self.mapping.delete(self.conn, keys)
+
+    def _insert(self, rows: list[Any]) -> None:
         self.mapping.insert(self.conn, self.import_id, rows, name_conflicts=False)
 
     def _settle(self, header: Any, digest: str, provenance: Provenance) -> WriteReport:
@@ -370,6 +398,8 @@ class _GenericWriter(BatchWriter):
         )
         self._newest_key: str | None = None
         self._header_text = ""
+        self._stored_texts: dict[str, str] = {}
+        """The stored text of the batch's records found in the store (by key)."""
         self._seen: Counter[str] = Counter()
         """How often each unkeyed record's content occurred (the n-th is a record of its own)."""
         query = select(records.c.record_key).where(*self._mine).limit(1)
@@ -383,33 +413,34 @@ class _GenericWriter(BatchWriter):
         key = self.rows.field_key(record)
         return content_key(text, self._seen) if key is None else key
 
-    def _stored(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """The import and text of each stored record among ``keys``."""
-        found: dict[str, tuple[int, str]] = {}
+    def _owners(self, keys: Sequence[str]) -> dict[str, int]:
+        """The import of each stored record among ``keys`` (their texts kept for _changed)."""
+        self._stored_texts.clear()
+        found: dict[str, int] = {}
         for part in chunks(keys):
             query = select(records.c.record_key, records.c.import_id, records.c.data).where(
                 *self._mine, records.c.record_key.in_(part)
             )
-            found.update((key, (owner, data)) for key, owner, data in self.conn.execute(query))
+            for key, owner, data in self.conn.execute(query):
+                found[key] = owner
+                self._stored_texts[key] = data
         return found
 
-    def _write(self, pending: list[tuple[int, Any, str]]) -> None:
+    def _keyed(self, pending: list[tuple[int, Any, str]]) -> tuple[list[Any], list[str]]:
         items = [
             Keyed(position, self._key(record, text), record, text)
             for position, record, text in pending
         ]
-        keys = [item.key for item in items]
-        stored = self._stored(keys) if self._look_up else {}
-        fresh, known = self._split(keys, {key: owner for key, (owner, _) in stored.items()})
-        changed: list[int] = []
-        if self.on_duplicate == "replace":
-            changed = [n for n in known if stored[keys[n]][1] != items[n].text]
-        replaced = set(changed)
-        self._keep([keys[n] for n in known if n not in replaced])
-        self.imported += len(fresh)
-        self.replaced += len(changed)
-        self.rows.delete(self.conn, [keys[n] for n in changed])
-        self.rows.insert(self.conn, self.import_id, [items[n] for n in sorted(fresh + changed)])
+        return items, [item.key for item in items]
+
+    def _changed(self, known: list[int], keys: Sequence[str], items: list[Any]) -> list[int]:
+        return [n for n in known if self._stored_texts[keys[n]] != items[n].text]
+
+    def _delete(self, keys: Sequence[str]) -> None:
+        self.rows.delete(self.conn, keys)
+
+    def _insert(self, rows: list[Any]) -> None:
+        self.rows.insert(self.conn, self.import_id, rows)
 
     def _take_header(self, header: Any) -> None:
         self._newest_key = newest_key_of(header, self.family)
