@@ -348,24 +348,24 @@ def test_a_worker_killed_by_a_step_is_retried_by_dask(
         (folder / f"{index:02d}.json").write_bytes(_document(what))
     originals = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    code, out, _ = run(
-        capsys,
-        "upgrade",
-        folder,
-        "--in-place",
-        "--backup",
-        tmp_path / "kept",
-        "--family-path",
-        fragile,
-        "--scheduler",
-        scheduler,
-    )
+    code, out = _upgrade_in_place(capsys, folder, tmp_path / "kept", fragile, scheduler)
 
     killed = int((tmp_path / "killed-by-step").read_text())
     assert killed != os.getpid()  # the fault fired, in a worker process
     assert code == 0, out
     _assert_upgraded_once(out, folder, tmp_path / "kept", originals)
     assert f"{folder / f'{position:02d}.json'}: upgraded" in out  # retried from its original
+
+
+def _upgrade_in_place(
+    capsys: pytest.CaptureFixture[str], folder: Path, kept: Path, fragile: Path, scheduler: str
+) -> tuple[int, str]:
+    """``upgrade FOLDER --in-place --backup KEPT`` with the fragile family on ``scheduler``."""
+    code, out, _ = run(
+        capsys, "upgrade", folder, "--in-place", "--backup", kept,
+        "--family-path", fragile, "--scheduler", scheduler,
+    )  # fmt: skip
+    return code, out
 
 
 def _assert_upgraded_once(out: str, folder: Path, kept: Path, originals: dict[str, bytes]) -> None:
@@ -506,18 +506,7 @@ def test_a_worker_killed_mid_batch_leaves_every_file_whole_or_upgraded(
     folder = _batched_folder(tmp_path)
     originals = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    code, out, _ = run(
-        capsys,
-        "upgrade",
-        folder,
-        "--in-place",
-        "--backup",
-        tmp_path / "kept",
-        "--family-path",
-        fragile,
-        "--scheduler",
-        scheduler,
-    )
+    code, out = _upgrade_in_place(capsys, folder, tmp_path / "kept", fragile, scheduler)
 
     assert code == 0, out
     done_before = _ran_by_killed_worker(tmp_path)
