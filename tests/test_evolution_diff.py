@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli import run as _cli
 
 from docmigrate import Family, jsonio
 from docmigrate.cli import main
@@ -126,13 +127,6 @@ def test_drafts_are_compared_after_normalisation() -> None:
     assert diff.verdicts["reader"] == "breaking"
     assert diff.examples["reader"] is not None
     assert [f.change.instance_path for f in diff.findings] == ["$[0]"]
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
 
 
 def test_cli_fail_on_exits_one_only_for_the_broken_role(

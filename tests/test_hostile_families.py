@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from conftest import simple_schema
+from test_cli import run
 
 from docmigrate import jsonio
-from docmigrate.cli import main
 
 REMOTE = "https://example.com/elsewhere.json"
 ITEM = "/properties/items/items"
@@ -26,14 +26,6 @@ ARRAY = "/properties/items"
 FAMILY_TOML = 'name = "demo"\nversion_pointer = "/v"\n[detect]\nrequired = ["/items"]\n'
 INVALID_DOCUMENT = '{"v": "1", "items": [{"id": 5}]}\n'
 TWO_VERSIONS = {"1.schema.json": simple_schema("1"), "2.schema.json": simple_schema("2")}
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """Run the command line in-process; return exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
 
 
 @dataclass(frozen=True)

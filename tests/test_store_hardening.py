@@ -16,9 +16,9 @@ import pytest
 from backends import count_rows, fresh_postgres_database, postgres_server_url
 from conftest import HISTORY_DATA
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from test_cli import run
 
 from docmigrate import Family, Registry, jsonio
-from docmigrate.cli import main
 from docmigrate.exceptions import (
     NothingStoredError,
     StoreBusyError,
@@ -37,14 +37,6 @@ from bench import generate
 WITH_LOSSES = HISTORY_DATA / "1.1" / "valid" / "with-losses.json"
 RECIPE_BOOK = Path(__file__).parent.parent / "examples" / "families" / "recipe_book"
 UNTOUCHED = "an earlier export, to be left alone\n"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """Run the command line in-process; return exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
 
 
 def _provenance() -> Provenance:

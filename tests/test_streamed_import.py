@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
+from test_cli import run as _cli
 
 from docmigrate import Registry, commands, jsonio, streamed_import, streaming, transfer
-from docmigrate.cli import main
 from docmigrate.jsonio.streaming import CHUNK_SIZE
 from docmigrate.registry import BUILTIN_FOLDER
 from docmigrate.reports import FileReport
@@ -437,15 +437,6 @@ with open_store({str(db)!r}) as store:
 
 
 # --- how files were read, said on the command line ----------------------------------------------
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_verbose_and_json_report_say_import_streamed(

@@ -23,9 +23,9 @@ import pytest
 from conftest import FamilyMaker, items_family, sleeping_family
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_cli import run as _cli
 
 from docmigrate import Registry, commands, jsonio
-from docmigrate.cli import main
 from docmigrate.commands import UpgradeJob, UpgradeOptions, upgrade_file, validate_paths
 from docmigrate.files import TEMP_SUFFIX, remove_leftovers
 from docmigrate.jsonio.streaming import CHUNK_SIZE, NotStreamable, RecordReader
@@ -493,15 +493,6 @@ print(code, heavy)
 
 
 # --- the command line says which pipeline each file took ------------------------------------------
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_verbose_and_json_report_say_how_files_were_read(
