@@ -139,7 +139,8 @@ def test_invalid_documents_break_rules_stated_in_a_resource(make_family: FamilyM
     family = load_family(_family(make_family))
     inside: list[str] = []
 
-    @settings(max_examples=60, database=None, deadline=None)
+    # A fixed seed: which kinds of rule 60 draws break varies between seeds.
+    @settings(max_examples=60, database=None, deadline=None, derandomize=True)
     @given(invalid_documents(family, "1"))
     def draw(broken: Any) -> None:
         with pytest.raises(DocumentInvalidError):
@@ -148,7 +149,9 @@ def test_invalid_documents_break_rules_stated_in_a_resource(make_family: FamilyM
             inside.append(broken.rule)
 
     draw()
-    assert {"required", "additionalProperties"} & set(inside), inside
+    # Everything below "price" is stated by money.json or codes/currency.json.
+    stated = {"type", "minimum", "required", "additionalProperties", "enum"}
+    assert len(set(inside)) >= 2 and set(inside) <= stated, inside
 
 
 def test_defaults_are_read_through_a_remote_ref(make_family: FamilyMaker) -> None:
