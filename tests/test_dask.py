@@ -639,6 +639,34 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
         assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
 
+FORK_SERVER_AT_ENTER = """
+import psutil
+from docmigrate.executors import Connection
+
+if __name__ == "__main__":
+    with Connection("local:1") as connection:
+        # Asked at once: the cluster's thread is still importing Dask at this point.
+        servers = [
+            " ".join(child.cmdline())
+            for child in psutil.Process().children()
+            if "multiprocessing.forkserver" in " ".join(child.cmdline())
+        ]
+        connection.wait()
+    print(len(servers), all("docmigrate.executors" in server for server in servers))
+"""
+
+
+def test_the_fork_server_starts_as_the_connection_is_entered(tmp_path: Path) -> None:
+    """The workers' fork server imports Dask while this process does, not after it."""
+    script = tmp_path / "enter.py"
+    script.write_text(FORK_SERVER_AT_ENTER, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "True"]
+
+
 @pytest.mark.usefixtures("clean_environment")
 def test_upgrade_on_a_local_cluster_matches_workers_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path

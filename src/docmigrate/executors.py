@@ -15,8 +15,9 @@ is touched:
 Small files travel in batches (one Dask task each: up to 128 files or 4 MiB, and at least 4
 batches per worker thread), so that the scheduler's cost per task does not dominate. A local
 cluster (``local[:N]``) starts in the background while the command plans its files, its worker
-processes are forked from a server that has imported docmigrate once, and they keep the usual
-memory allocator settings (as the local pool's workers do).
+processes are forked from a server that has imported docmigrate once (started first, so that it
+imports while this process imports Dask), and they keep the usual memory allocator settings (as
+the local pool's workers do).
 
 A worker that dies is handled by Dask: the scheduler runs its tasks again on another worker
 (the work is idempotent: a file already at the target is skipped, writes are atomic; so the
@@ -151,6 +152,7 @@ class Connection:
 
     def __enter__(self) -> Connection:
         if isinstance(self.chosen, int):
+            start_fork_server()
             self._thread.start()
         return self
 
@@ -244,6 +246,28 @@ def _checked_address(distributed: Any, address: str) -> str:
 
 WORKER_PRELOAD = ("distributed", "docmigrate.executors", "docmigrate.transfer")
 """Imported once by the fork server that local worker processes are forked from."""
+
+
+def start_fork_server() -> bool:
+    """Start the fork server of the local workers now, preloading :data:`WORKER_PRELOAD`.
+
+    The server imports Dask and docmigrate (about a third of a second) while this process
+    imports Dask to start the scheduler: on two cores or more, the two imports overlap instead
+    of following each other. Returns whether a server runs (none where there is no fork
+    server, e.g. on Windows, or when Dask is not installed: the connection then says why).
+    """
+    import importlib.util
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    if importlib.util.find_spec("distributed") is None:
+        return False
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(list(WORKER_PRELOAD))
+    forkserver.ensure_running()
+    return True
 
 
 @contextlib.contextmanager
