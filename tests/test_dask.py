@@ -640,11 +640,12 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
 
 
 FORK_SERVER_AT_ENTER = """
+import sys
 import psutil
 from docmigrate.executors import Connection
 
 if __name__ == "__main__":
-    with Connection("local:1") as connection:
+    with Connection("local:1", preload=sys.argv[1:]) as connection:
         # Asked at once: the cluster's thread is still importing Dask at this point.
         servers = [
             " ".join(child.cmdline())
@@ -652,19 +653,29 @@ if __name__ == "__main__":
             if "multiprocessing.forkserver" in " ".join(child.cmdline())
         ]
         connection.wait()
-    print(len(servers), all("docmigrate.executors" in server for server in servers))
+    print(len(servers), *(module in "".join(servers) for module in ("executors", "transfer")))
 """
 
 
-def test_the_fork_server_starts_as_the_connection_is_entered(tmp_path: Path) -> None:
-    """The workers' fork server imports Dask while this process does, not after it."""
+@pytest.mark.parametrize(
+    ("preload", "expected"),
+    [([], ["1", "True", "False"]), (["docmigrate.transfer"], ["1", "True", "True"])],
+)
+def test_the_fork_server_starts_as_the_connection_is_entered(
+    tmp_path: Path, preload: list[str], expected: list[str]
+) -> None:
+    """The workers' fork server imports Dask while this process does, and only what is asked."""
     script = tmp_path / "enter.py"
     script.write_text(FORK_SERVER_AT_ENTER, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, str(script), *preload],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1", "True"]
+    assert done.stdout.split() == expected
 
 
 @pytest.mark.usefixtures("clean_environment")

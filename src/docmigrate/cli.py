@@ -48,7 +48,7 @@ from docmigrate.exceptions import (
     StoreError,
     UsageError,
 )
-from docmigrate.executors import DEFAULT_TIMEOUT, Connection, open_executor
+from docmigrate.executors import DEFAULT_TIMEOUT, IMPORT_PRELOAD, Connection, open_executor
 from docmigrate.files import iter_json_files, remove_leftovers, write_atomic
 from docmigrate.graph import version_graph
 from docmigrate.registry import BUILTIN_FOLDER, Registry
@@ -178,14 +178,19 @@ def _scheduler(
     return chosen, DEFAULT_TIMEOUT if waited is None else waited
 
 
-def _connect_early(chosen: str | None, timeout: float) -> Connection | None:
+def _connect_early(
+    chosen: str | None, timeout: float, preload: Sequence[str] = ()
+) -> Connection | None:
     """Start connecting to the scheduler now, while the files are planned (None: no scheduler).
 
-    The connection is closed when the command ends; ``open_executor`` waits for it.
+    ``preload`` names modules the work needs besides docmigrate's executors, for local
+    workers to import once. The connection is closed when the command ends; ``open_executor``
+    waits for it.
     """
     if chosen is None:
         return None
-    return click.get_current_context().with_resource(Connection(chosen, timeout))
+    connection = Connection(chosen, timeout, preload=preload)
+    return click.get_current_context().with_resource(connection)
 
 
 def _announce(link: str) -> None:
@@ -633,7 +638,7 @@ def import_(
         raise click.UsageError(
             "--scheduler runs on workers that cannot read this standard input: give files"
         )
-    connection = _connect_early(chosen, timeout)
+    connection = _connect_early(chosen, timeout, IMPORT_PRELOAD)
     registry = _registry(family_paths)
     _known_family(registry, family_name)
     options = ImportOptions(family_name, max_file_size, step_timeout, on_duplicate)

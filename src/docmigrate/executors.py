@@ -65,6 +65,12 @@ BATCHES_PER_THREAD = 4
 """Batches are cut small enough that each worker thread gets at least this many (when there
 are files enough): the work stays spread evenly to the end."""
 
+WORKER_PRELOAD = ("distributed", "docmigrate.executors")
+"""Imported once by the fork server that local worker processes are forked from."""
+IMPORT_PRELOAD = ("docmigrate.transfer",)
+"""Also imported for ``import`` (SQLAlchemy and the store: a tenth of a second the other
+commands do not spend)."""
+
 SHARED_PATHS = (
     "the family folders, the files and the working directory must be visible to every worker "
     "at the same paths"
@@ -139,12 +145,16 @@ class Connection:
     delays another error). Leaving closes the client and the local cluster, if any.
     """
 
-    def __init__(self, scheduler: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, scheduler: str, timeout: float = DEFAULT_TIMEOUT, *, preload: Sequence[str] = ()
+    ) -> None:
         chosen = parse_scheduler(scheduler)  # a usage error is raised here, at once
         if chosen is None:
             raise UsageError("--scheduler none runs here: there is no cluster to connect to")
         self.chosen: str | int = chosen
         self.timeout = timeout
+        self.preload = (*WORKER_PRELOAD, *preload)
+        """What local workers import before they start (the modules their work needs)."""
         self._stack = contextlib.ExitStack()
         self._made: tuple[Client, str] | None = None
         self._error: BaseException | None = None
@@ -152,7 +162,7 @@ class Connection:
 
     def __enter__(self) -> Connection:
         if isinstance(self.chosen, int):
-            start_fork_server()
+            start_fork_server(self.preload)
             self._thread.start()
         return self
 
@@ -163,7 +173,8 @@ class Connection:
 
     def _run(self) -> None:
         try:
-            self._made = self._stack.enter_context(_connect(self.chosen, self.timeout))
+            connecting = _connect(self.chosen, self.timeout, self.preload)
+            self._made = self._stack.enter_context(connecting)
         except BaseException as error:  # handed to the thread that waits for the client
             self._error = error
 
@@ -180,8 +191,13 @@ class Connection:
 
 
 @contextlib.contextmanager
-def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
-    """A client of the scheduler at ``chosen``, or of a new local cluster of ``chosen`` workers."""
+def _connect(
+    chosen: str | int, timeout: float, preload: Sequence[str] = WORKER_PRELOAD
+) -> Iterator[tuple[Client, str]]:
+    """A client of the scheduler at ``chosen``, or of a new local cluster of ``chosen`` workers.
+
+    ``preload`` is what the fork server of local workers imports.
+    """
     try:
         distributed: Any = importlib.import_module("distributed")
     except ImportError as error:
@@ -194,7 +210,7 @@ def _connect(chosen: str | int, timeout: float) -> Iterator[tuple[Client, str]]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet(logging.getLogger("distributed")))
         if isinstance(chosen, int):
-            stack.enter_context(_local_workers(distributed))
+            stack.enter_context(_local_workers(distributed, preload))
             cluster = _local_cluster(distributed, chosen or os.cpu_count() or 1)
             stack.callback(cluster.close)
             address = str(cluster.scheduler_address)
@@ -244,12 +260,8 @@ def _checked_address(distributed: Any, address: str) -> str:
     return address
 
 
-WORKER_PRELOAD = ("distributed", "docmigrate.executors", "docmigrate.transfer")
-"""Imported once by the fork server that local worker processes are forked from."""
-
-
-def start_fork_server() -> bool:
-    """Start the fork server of the local workers now, preloading :data:`WORKER_PRELOAD`.
+def start_fork_server(preload: Sequence[str] = WORKER_PRELOAD) -> bool:
+    """Start the fork server of the local workers now, preloading ``preload``.
 
     The server imports Dask and docmigrate (about a third of a second) while this process
     imports Dask to start the scheduler: on two cores or more, the two imports overlap instead
@@ -265,13 +277,13 @@ def start_fork_server() -> bool:
         return False
     from multiprocessing import forkserver
 
-    forkserver.set_forkserver_preload(list(WORKER_PRELOAD))
+    forkserver.set_forkserver_preload(list(preload))
     forkserver.ensure_running()
     return True
 
 
 @contextlib.contextmanager
-def _local_workers(distributed: Any) -> Iterator[None]:
+def _local_workers(distributed: Any, preload: Sequence[str]) -> Iterator[None]:
     """Start local worker processes as the local pool's: forked, with the usual allocator.
 
     Dask spawns each worker process by default: a new interpreter that imports Dask and, at
@@ -295,7 +307,7 @@ def _local_workers(distributed: Any) -> Iterator[None]:
         if forked and context is not None:
             # Dask sets the server's preload list the first time it is asked for the context;
             # ours replaces it (before the server starts) so that docmigrate is preloaded too.
-            context().set_forkserver_preload(list(WORKER_PRELOAD))
+            context().set_forkserver_preload(list(preload))
         yield
 
 
