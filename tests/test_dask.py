@@ -32,7 +32,7 @@ from conftest import HISTORY_DATA, FamilyMaker, simple_schema
 from test_cli import run
 
 import docmigrate
-from docmigrate import ConfigurationError, Registry, jsonio
+from docmigrate import ConfigurationError, Registry, commands, jsonio
 from docmigrate.archive import RegistrySource, UpgradeTask, ValidateTask, read_manifest
 from docmigrate.commands import UpgradeOptions, plan_jobs
 from docmigrate.deadline import Expired, time_limit
@@ -1118,9 +1118,10 @@ def postgres_url() -> Iterator[str]:
 
 
 def _exported(capsys: pytest.CaptureFixture[str], db: str) -> str:
+    """What ``db`` exports, but the time of the export (two exports may be a second apart)."""
     code, out, _ = run(capsys, "export", "--db", db, "--family", "production-history")
     assert code == 0
-    return out
+    return re.sub(r'"exported_at": "[^"]*"', '"exported_at": "(now)"', out, count=1)
 
 
 def test_import_into_sqlite_on_dask_matches_a_local_import(
@@ -1139,6 +1140,54 @@ def test_import_into_sqlite_on_dask_matches_a_local_import(
     assert got[0] == expected[0] == 1
     assert got[1] == expected[1]
     assert _exported(capsys, str(dask / "store.db")) == _exported(capsys, str(local / "store.db"))
+
+
+def _big_history(path: Path, runs: int, first: int) -> Path:
+    """A valid production-history 1.0 file of ``runs`` runs, past the streaming threshold."""
+    document = {
+        "version": "1.0",
+        "exported_at": "2025-12-21T12:00:00+00:00",
+        "production_runs": [
+            {
+                "uuid": f"00000000-0000-4000-8000-{first + i:012d}", "recipe_name": "Bread",
+                "finished_unit_slug": "loaf", "num_batches": 1, "expected_yield": 24,
+                "actual_yield": 24, "produced_at": "2025-01-01T09:30:00", "notes": None,
+                "total_ingredient_cost": "1.2000", "per_unit_cost": "0.0500",
+                "consumptions": [],
+            }
+            for i in range(runs)
+        ],
+    }  # fmt: skip
+    path.write_bytes(jsonio.dump_bytes(document, indent=2))
+    assert path.stat().st_size >= commands.STREAMING_MIN_SIZE
+    return path
+
+
+def test_big_files_of_a_sqlite_import_on_dask_are_streamed_by_the_writer(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    """SQLite: a file big enough to stream is streamed by the writer, as a local import does."""
+    local, dask = _twins(tmp_path)
+    runs = commands.STREAMING_MIN_SIZE // 250
+    for index in range(2):
+        _big_history(local / "archive" / f"big-{index}.json", runs, index * runs)
+    shutil.copytree(local / "archive", dask / "archive", dirs_exist_ok=True)
+    command = ["import", "archive", "--db", "store.db", "--verbose", "--format", "json"]
+    monkeypatch.chdir(local)
+    expected = run(capsys, *command)
+    monkeypatch.chdir(dask)
+    got = run(capsys, *command, "--scheduler", scheduler)
+
+    assert got[0] == expected[0] == 1
+    assert got[1] == expected[1]
+    pipelines = {r["path"]: r["pipeline"] for r in json.loads(got[1])["files"]}
+    assert [pipelines[f"archive/big-{i}.json"] for i in range(2)] == [commands.STREAMING] * 2
+    stored = _exported(capsys, str(dask / "store.db"))
+    assert stored == _exported(capsys, str(local / "store.db"))
+    assert stored.count('"uuid": "00000000-0000-4000-8000-') == 2 * runs
 
 
 def test_import_into_postgres_on_dask_stores_what_a_local_import_stores(

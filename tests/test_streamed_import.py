@@ -39,7 +39,13 @@ from docmigrate.store import open_store
 from docmigrate.store import streamed as store_streamed
 from docmigrate.store.tables import metadata
 from docmigrate.testing import documents
-from docmigrate.transfer import ImportOptions, ImportTask, import_paths
+from docmigrate.transfer import (
+    ImportOptions,
+    ImportTask,
+    PreparedReport,
+    import_paths,
+    store_prepared,
+)
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "families"
 SMALL_BATCH = 3
@@ -289,7 +295,7 @@ def test_postgresql_imports_the_same_rows(both: Registry, tmp_path: Path) -> Non
 def test_worker_task_streams_into_its_database(
     registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker's import task streams into the database it writes; one that hands over does not."""
+    """A worker's import task streams into the database it writes, or leaves it to the writer."""
     monkeypatch.setattr(commands, "STREAMING_MIN_SIZE", 0)
     path = _write(tmp_path / "runs.json", _history([_run(i) for i in range(9)]))
     worker_db = str(tmp_path / "worker.db")
@@ -299,11 +305,16 @@ def test_worker_task_streams_into_its_database(
         transfer._WORKER_STORES.pop(worker_db).close()
     assert report.pipeline == commands.STREAMING and report.counts["imported"] == 9
     handed = ImportTask(path, ImportOptions(), None).run(registry)
-    assert handed.pipeline.startswith("in memory: the workers hand whole documents")
+    assert isinstance(handed, PreparedReport)
+    assert handed.import_here and handed.prepared is None and not handed.pipeline
+    writer_url = f"sqlite:///{tmp_path / 'writer.db'}"
+    with open_store(writer_url) as store:
+        store_prepared(handed, registry, store, ImportOptions())
+    assert handed.pipeline == commands.STREAMING and not handed.import_here
     whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
     [whole] = _import_all([(path, None)], registry, whole_url, stream=False)
-    assert _comparable(report) == _comparable(whole)
-    assert contents(f"sqlite:///{worker_db}") == contents(whole_url)
+    assert _comparable(report) == _comparable(whole) == _comparable(handed)
+    assert contents(f"sqlite:///{worker_db}") == contents(whole_url) == contents(writer_url)
 
 
 # --- faults in the middle of the stream ---------------------------------------------------------

@@ -694,7 +694,8 @@ def _import_on_cluster(
     """Import on a Dask cluster: PostgreSQL is written by the workers, SQLite by this process.
 
     A SQLite database takes one writer at a time, so there the workers read, validate and
-    upgrade, and this process stores each file's records in input order as they arrive.
+    upgrade, and this process stores each file's records in input order as they arrive; files
+    big enough to stream it imports itself, streamed, in their turn (see ``ImportTask``).
     """
     from docmigrate.store import database_url, open_store
     from docmigrate.transfer import ImportTask, store_prepared
@@ -713,7 +714,7 @@ def _import_on_cluster(
     ):  # fmt: skip
 
         def finished(report: FileReport) -> None:
-            store_prepared(report, registry, store, on_duplicate=options.on_duplicate)
+            store_prepared(report, registry, store, options)
             progress(report)
 
         return list(executor.run_tasks(tasks, registry, source, progress=finished))

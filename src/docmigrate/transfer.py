@@ -183,11 +183,14 @@ class ImportOptions:
 class PreparedReport(FileReport):
     """A file's report that also carries its prepared document to the process that stores it.
 
-    ``prepared`` is not a dataclass field, so reports and JSON output are those of any file.
+    ``prepared`` and ``import_here`` are not dataclass fields, so reports and JSON output are
+    those of any file.
     """
 
     prepared: tuple[Any, str, Provenance] | None = None
     """The document upgraded to current, its family's name and the provenance to record."""
+    import_here: bool = False
+    """The file is big enough to stream: the process that stores it imports it itself."""
 
 
 _WORKER_STORES: dict[str, Store] = {}
@@ -208,6 +211,7 @@ class ImportTask:
 
     Without ``db`` the report is a :class:`PreparedReport` and the process that gathers the
     reports stores each in order (:func:`store_prepared`): a SQLite database has one writer.
+    Files big enough to stream are left to that process to import, streamed.
     """
 
     path: Path
@@ -248,12 +252,18 @@ class ImportTask:
         return report
 
     def _streamed(self, registry: Registry, report: FileReport) -> bool:
-        """Import the file record by record into ``db`` when that applies (True: done)."""
+        """Import the file record by record into ``db`` when that applies (True: done).
+
+        Without ``db``, a file big enough to stream is left to the SQLite writer (True).
+        """
         if not worth_streaming(self.path, report):
             return False  # read whole, as a local import reads it (the report says why)
-        if self.db is None:
-            report.pipeline = "in memory: the workers hand whole documents to the SQLite writer"
-            return False
+        if self.db is None and isinstance(report, PreparedReport):
+            # The SQLite writer is the bottleneck, and streaming the file keeps up with it
+            # (about raw sqlite3's speed) in flat memory: a worker would only hold a whole
+            # document for it. So the writer streams the file itself, in its turn.
+            report.import_here = True
+            return True
         try:
             store = _worker_store(str(self.db))
         except StoreError:  # the whole-document path reports it after reading the file
@@ -280,15 +290,30 @@ class ImportTask:
 
 
 def store_prepared(
-    report: FileReport,
-    registry: Registry,
-    store: Store,
-    *,
-    on_duplicate: OnDuplicate | None = None,
+    report: FileReport, registry: Registry, store: Store, options: ImportOptions
 ) -> FileReport:
-    """Store the document a worker prepared for ``report`` (then drop it); return the report."""
+    """Store the document a worker prepared for ``report`` (then drop it); return the report.
+
+    A file the worker left to this process (``import_here``) is imported here, as
+    :func:`import_paths` imports it (streamed when it can be).
+    """
+    if isinstance(report, PreparedReport) and report.import_here:
+        report.import_here = False
+        with file_guard(report):
+            _import_one(
+                Path(report.path),
+                registry,
+                store,
+                report,
+                on_duplicate=options.on_duplicate,
+                family_name=options.family_name,
+                max_file_size=options.max_file_size,
+                step_timeout=options.step_timeout,
+            )
+        return report
     if not isinstance(report, PreparedReport) or report.prepared is None:
         return report
+    on_duplicate = options.on_duplicate
     document, family_name, provenance = report.prepared
     report.prepared = None  # the document may be big: keep it no longer than needed
     prepared = PreparedImport(
