@@ -1124,24 +1124,6 @@ def _exported(capsys: pytest.CaptureFixture[str], db: str) -> str:
     return re.sub(r'"exported_at": "[^"]*"', '"exported_at": "(now)"', out, count=1)
 
 
-def test_import_into_sqlite_on_dask_matches_a_local_import(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    scheduler: str,
-) -> None:
-    """SQLite: workers prepare, this process stores in order: same output, same database."""
-    local, dask = _twins(tmp_path)
-    monkeypatch.chdir(local)
-    expected = run(capsys, "import", "archive", "--db", "store.db")
-    monkeypatch.chdir(dask)
-    got = run(capsys, "import", "archive", "--db", "store.db", "--scheduler", scheduler)
-
-    assert got[0] == expected[0] == 1
-    assert got[1] == expected[1]
-    assert _exported(capsys, str(dask / "store.db")) == _exported(capsys, str(local / "store.db"))
-
-
 def _big_history(path: Path, runs: int, first: int) -> Path:
     """A valid production-history 1.0 file of ``runs`` runs, past the streaming threshold."""
     document = {
@@ -1163,16 +1145,18 @@ def _big_history(path: Path, runs: int, first: int) -> Path:
     return path
 
 
-def test_big_files_of_a_sqlite_import_on_dask_are_streamed_by_the_writer(
+@pytest.mark.parametrize("big", [0, 2])
+def test_import_into_sqlite_on_dask_matches_a_local_import(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     scheduler: str,
+    big: int,
 ) -> None:
-    """SQLite: a file big enough to stream is streamed by the writer, as a local import does."""
+    """SQLite: workers prepare, this process stores in order, streaming big files itself."""
     local, dask = _twins(tmp_path)
     runs = commands.STREAMING_MIN_SIZE // 250
-    for index in range(2):
+    for index in range(big):
         _big_history(local / "archive" / f"big-{index}.json", runs, index * runs)
     shutil.copytree(local / "archive", dask / "archive", dirs_exist_ok=True)
     command = ["import", "archive", "--db", "store.db", "--verbose", "--format", "json"]
@@ -1184,10 +1168,10 @@ def test_big_files_of_a_sqlite_import_on_dask_are_streamed_by_the_writer(
     assert got[0] == expected[0] == 1
     assert got[1] == expected[1]
     pipelines = {r["path"]: r["pipeline"] for r in json.loads(got[1])["files"]}
-    assert [pipelines[f"archive/big-{i}.json"] for i in range(2)] == [commands.STREAMING] * 2
+    assert [pipelines[f"archive/big-{i}.json"] for i in range(big)] == [commands.STREAMING] * big
     stored = _exported(capsys, str(dask / "store.db"))
     assert stored == _exported(capsys, str(local / "store.db"))
-    assert stored.count('"uuid": "00000000-0000-4000-8000-') == 2 * runs
+    assert stored.count('"uuid": "00000000-0000-4000-8000-') == big * runs
 
 
 def test_import_into_postgres_on_dask_stores_what_a_local_import_stores(
