@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import docmigrate
 from docmigrate import jsonio, registry
 from docmigrate.commands import STREAMING_MIN_SIZE
 
@@ -28,6 +29,9 @@ HEAVY = (
     "docmigrate.transfer", "docmigrate.testing", "traceback", "textwrap",
 )  # fmt: skip
 """Modules `validate` never needs (stores, property testing, workers, other reports, tracebacks)."""
+
+LAZY = ("docmigrate.api", "importlib.resources", "tempfile", "shutil")
+"""Made lazy for start-up: the package's public names, shipped data files, writing's helpers."""
 
 WRITING = (
     "orjson", "docmigrate.jsonio.writing", "docmigrate.migrator", "docmigrate.style",
@@ -85,9 +89,48 @@ def test_validate_imports_nothing_heavy(pipeline: str, tmp_path: Path) -> None:
     # The file really was read, detected and validated by this process.
     assert {"docmigrate.validation", "docmigrate.jsonio.reading", "jsonschema_rs"} <= modules
     assert pipeline != "streaming" or "docmigrate.streaming" in modules
-    unused = HEAVY if pipeline == "streaming" else HEAVY + WRITING
+    unused = HEAVY + LAZY if pipeline == "streaming" else HEAVY + LAZY + WRITING
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in unused))
     assert loaded == []
+
+
+def test_import_docmigrate_alone_is_light() -> None:
+    """``import docmigrate`` loads none of its submodules (they load on first use)."""
+    script = "import json, sys, docmigrate; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    modules = set(json.loads(done.stdout))
+    assert "docmigrate" in modules
+    assert sorted(m for m in modules if m.startswith("docmigrate.")) == []
+    assert not {"click", "jsonschema_rs", "dataclasses", "tomllib"} & modules
+
+
+def test_every_public_name_is_importable() -> None:
+    """Each name of ``docmigrate.__all__`` imports, as the object its home module defines."""
+    script = (
+        "import json, docmigrate\n"
+        "from docmigrate import *\n"
+        "names = [n for n in docmigrate.__all__ if n in globals()]\n"
+        "homes = {n: getattr(getattr(docmigrate, n), '__module__', None) for n in names}\n"
+        "print(json.dumps({'all': docmigrate.__all__, 'star': names, 'homes': homes}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout)
+    assert len(found["all"]) == 36 and found["star"] == found["all"]
+    module_names = {name: home for name, home in found["homes"].items() if home is not None}
+    assert len(module_names) == 35  # all but __version__, a string
+    assert all(home.startswith("docmigrate.") for home in module_names.values())
+    assert docmigrate.__version__ and set(docmigrate.__all__) <= set(dir(docmigrate))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """A name docmigrate does not define raises AttributeError (``hasattr`` is False)."""
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        docmigrate.nonexistent  # noqa: B018
+    assert not hasattr(docmigrate, "api_")
 
 
 @pytest.fixture(autouse=True)
