@@ -13,11 +13,12 @@ import sys
 import zipfile
 from importlib.machinery import PathFinder
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import docmigrate
-from docmigrate import jsonio, registry
+from docmigrate import jsonio, registry, resources, schema_walk
 from docmigrate.commands import STREAMING_MIN_SIZE
 
 HISTORY_VALID = Path(__file__).parent / "data" / "production_history" / "1.1" / "valid"
@@ -236,3 +237,38 @@ def test_another_distribution_finder_is_left_to_importlib_metadata(
     assert registry._may_declare_families() is False
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
     assert registry._may_declare_families() is True
+
+
+def test_shipped_data_reads_from_a_folder_or_a_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """package_data reads a package's file wherever its loader finds it, as importlib would."""
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("zipped_data/__init__.py", "")
+        zipped.writestr("zipped_data/table.json", '{"a": 1}')
+    monkeypatch.syspath_prepend(str(archive))
+    assert resources.package_data("zipped_data", "table.json") == b'{"a": 1}'
+    shipped = resources.package_data("docmigrate.metaschemas", "metaschemas.json")
+    assert (
+        shipped == (Path(resources.__file__).parent / "metaschemas/metaschemas.json").read_bytes()
+    )
+    assert len(resources.metaschemas()) == len(json.loads(shipped)) > 10
+    with pytest.raises(OSError):  # what the zip's loader raises for a missing file
+        resources.package_data("zipped_data", "missing.json")
+
+
+def test_non_local_references_walk_the_schema_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding a schema's outgoing references walks its subschemas once, not twice."""
+    walks: list[str] = []
+    walk = schema_walk.iter_subschemas
+
+    def counted(root: Any, base: str = "", *, draft_4: bool = False) -> Any:
+        walks.append(base)
+        return walk(root, base, draft_4=draft_4)
+
+    monkeypatch.setattr(schema_walk, "iter_subschemas", counted)
+    schema = {"$id": "https://e/s", "items": [{"$ref": "other.json"}, {"$ref": "#/items/0"}]}
+    found = schema_walk.non_local_references(schema, "https://e/s")
+    assert [r.value for r in found] == ["other.json"]
+    assert walks == ["https://e/s"]

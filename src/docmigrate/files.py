@@ -518,6 +518,7 @@ def _rewrite_in_place(target: Path, source: Path) -> None:
 def _copy_into(descriptor: int, source: Path) -> None:
     """Copy the file ``source`` through ``descriptor`` and flush it to disk."""
     import shutil  # only writing needs it, not validate
+
     with open(source, "rb") as reading, os.fdopen(os.dup(descriptor), "wb") as writing:
         shutil.copyfileobj(reading, writing, _COPY_SIZE)
         writing.flush()
@@ -527,6 +528,7 @@ def _copy_into(descriptor: int, source: Path) -> None:
 def _overwrite(target: Path, source: Path) -> None:
     """Copy ``source`` into ``target``'s own inode (links, owner and mode stay), flushed."""
     import shutil  # only writing needs it, not validate
+
     with open(source, "rb") as reading, open(target, "r+b") as writing:
         shutil.copyfileobj(reading, writing, _COPY_SIZE)
         writing.truncate()
