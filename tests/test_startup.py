@@ -272,3 +272,27 @@ def test_non_local_references_walk_the_schema_once(monkeypatch: pytest.MonkeyPat
     found = schema_walk.non_local_references(schema, "https://e/s")
     assert [r.value for r in found] == ["other.json"]
     assert walks == ["https://e/s"]
+
+
+def test_validate_skips_the_one_time_costs_it_does_not_need() -> None:
+    """A small validate reads no shipped metaschema and compiles no tokenizer pattern.
+
+    The built-in family reaches no remote schema, and its lock's step sources are read off
+    the syntax tree; both are one-time costs that would be most of its family's loading.
+    """
+    script = (
+        "import sys, tokenize\n"
+        "from docmigrate import resources\n"
+        "from docmigrate.cli import main\n"
+        "try:\n"
+        "    main(['validate', sys.argv[1]])\n"
+        "except SystemExit as done:\n"
+        "    lock_checked = 'docmigrate.evolution.lock' in sys.modules\n"
+        "    print(done.code, resources.metaschemas.cache_info().misses,\n"
+        "          tokenize._compile.cache_info().misses, lock_checked)"
+    )
+    target = HISTORY_VALID / "with-losses.json"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1].split() == ["0", "0", "0", "True"], done.stdout

@@ -338,6 +338,8 @@ def _own_resources(family: Family, version: str) -> dict[str, Any]:
     reached = family_reach(
         schema, family.schema_uris[version], family.resources, draft_of(schema).name == "4"
     )
+    if not reached:  # the usual case: no need to read the shipped metaschemas
+        return {}
     shipped = metaschemas()
     return {
         uri: document
