@@ -144,7 +144,7 @@ def _definitions(source: str) -> dict[int, tuple[str, int] | None]:
     """
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # inspect will decide
         return {}
     found: dict[int, tuple[str, int] | None] = {}
     for node in ast.walk(tree):
