@@ -13,10 +13,12 @@ import sys
 import zipfile
 from importlib.machinery import PathFinder
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from docmigrate import jsonio, registry
+import docmigrate
+from docmigrate import jsonio, registry, resources, schema_walk
 from docmigrate.commands import STREAMING_MIN_SIZE
 
 HISTORY_VALID = Path(__file__).parent / "data" / "production_history" / "1.1" / "valid"
@@ -28,6 +30,9 @@ HEAVY = (
     "docmigrate.transfer", "docmigrate.testing", "traceback", "textwrap",
 )  # fmt: skip
 """Modules `validate` never needs (stores, property testing, workers, other reports, tracebacks)."""
+
+LAZY = ("docmigrate.api", "importlib.resources", "tempfile", "shutil")
+"""Made lazy for start-up: the package's public names, shipped data files, writing's helpers."""
 
 WRITING = (
     "orjson", "docmigrate.jsonio.writing", "docmigrate.migrator", "docmigrate.style",
@@ -85,9 +90,48 @@ def test_validate_imports_nothing_heavy(pipeline: str, tmp_path: Path) -> None:
     # The file really was read, detected and validated by this process.
     assert {"docmigrate.validation", "docmigrate.jsonio.reading", "jsonschema_rs"} <= modules
     assert pipeline != "streaming" or "docmigrate.streaming" in modules
-    unused = HEAVY if pipeline == "streaming" else HEAVY + WRITING
+    unused = HEAVY + LAZY if pipeline == "streaming" else HEAVY + LAZY + WRITING
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in unused))
     assert loaded == []
+
+
+def test_import_docmigrate_alone_is_light() -> None:
+    """``import docmigrate`` loads none of its submodules (they load on first use)."""
+    script = "import json, sys, docmigrate; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    modules = set(json.loads(done.stdout))
+    assert "docmigrate" in modules
+    assert sorted(m for m in modules if m.startswith("docmigrate.")) == []
+    assert not {"click", "jsonschema_rs", "dataclasses", "tomllib", "typing"} & modules
+
+
+def test_every_public_name_is_importable() -> None:
+    """Each name of ``docmigrate.__all__`` imports, as the object its home module defines."""
+    script = (
+        "import json, docmigrate\n"
+        "from docmigrate import *\n"
+        "names = [n for n in docmigrate.__all__ if n in globals()]\n"
+        "homes = {n: getattr(getattr(docmigrate, n), '__module__', None) for n in names}\n"
+        "print(json.dumps({'all': docmigrate.__all__, 'star': names, 'homes': homes}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout)
+    assert len(found["all"]) == 36 and found["star"] == found["all"]
+    module_names = {name: home for name, home in found["homes"].items() if home is not None}
+    assert len(module_names) == 35  # all but __version__, a string
+    assert all(home.startswith("docmigrate.") for home in module_names.values())
+    assert docmigrate.__version__ and set(docmigrate.__all__) <= set(dir(docmigrate))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """A name docmigrate does not define raises AttributeError (``hasattr`` is False)."""
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        docmigrate.nonexistent  # noqa: B018
+    assert not hasattr(docmigrate, "api_")
 
 
 @pytest.fixture(autouse=True)
@@ -193,3 +237,62 @@ def test_another_distribution_finder_is_left_to_importlib_metadata(
     assert registry._may_declare_families() is False
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
     assert registry._may_declare_families() is True
+
+
+def test_shipped_data_reads_from_a_folder_or_a_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """package_data reads a package's file wherever its loader finds it, as importlib would."""
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("zipped_data/__init__.py", "")
+        zipped.writestr("zipped_data/table.json", '{"a": 1}')
+    monkeypatch.syspath_prepend(str(archive))
+    assert resources.package_data("zipped_data", "table.json") == b'{"a": 1}'
+    shipped = resources.package_data("docmigrate.metaschemas", "metaschemas.json")
+    assert (
+        shipped == (Path(resources.__file__).parent / "metaschemas/metaschemas.json").read_bytes()
+    )
+    assert len(resources.metaschemas()) == len(json.loads(shipped)) > 10
+    with pytest.raises(OSError):  # what the zip's loader raises for a missing file
+        resources.package_data("zipped_data", "missing.json")
+
+
+def test_non_local_references_walk_the_schema_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding a schema's outgoing references walks its subschemas once, not twice."""
+    walks: list[str] = []
+    walk = schema_walk.iter_subschemas
+
+    def counted(root: Any, base: str = "", *, draft_4: bool = False) -> Any:
+        walks.append(base)
+        return walk(root, base, draft_4=draft_4)
+
+    monkeypatch.setattr(schema_walk, "iter_subschemas", counted)
+    schema = {"$id": "https://e/s", "items": [{"$ref": "other.json"}, {"$ref": "#/items/0"}]}
+    found = schema_walk.non_local_references(schema, "https://e/s")
+    assert [r.value for r in found] == ["other.json"]
+    assert walks == ["https://e/s"]
+
+
+def test_validate_skips_the_one_time_costs_it_does_not_need() -> None:
+    """A small validate reads no shipped metaschema and compiles no tokenizer pattern.
+
+    The built-in family reaches no remote schema, and its lock's step sources are read off
+    the syntax tree; both are one-time costs that would be most of its family's loading.
+    """
+    script = (
+        "import sys, tokenize\n"
+        "from docmigrate import resources\n"
+        "from docmigrate.cli import main\n"
+        "try:\n"
+        "    main(['validate', sys.argv[1]])\n"
+        "except SystemExit as done:\n"
+        "    lock_checked = 'docmigrate.evolution.lock' in sys.modules\n"
+        "    print(done.code, resources.metaschemas.cache_info().misses,\n"
+        "          tokenize._compile.cache_info().misses, lock_checked)"
+    )
+    target = HISTORY_VALID / "with-losses.json"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1].split() == ["0", "0", "0", "True"], done.stdout

@@ -31,9 +31,7 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -327,6 +325,8 @@ def _new_locked_temporary(folder: Path, name: str) -> tuple[int, Path]:
     the file for abandoned, lock it first and delete it; the lock is then granted on a deleted
     file. So the file must still be there, as the same file, once locked; if not, start again.
     """
+    import tempfile  # with shutil and random: only writing needs them, not validate
+
     for _ in range(100):
         descriptor, created = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
         temporary = Path(created)
@@ -517,6 +517,8 @@ def _rewrite_in_place(target: Path, source: Path) -> None:
 
 def _copy_into(descriptor: int, source: Path) -> None:
     """Copy the file ``source`` through ``descriptor`` and flush it to disk."""
+    import shutil  # only writing needs it, not validate
+
     with open(source, "rb") as reading, os.fdopen(os.dup(descriptor), "wb") as writing:
         shutil.copyfileobj(reading, writing, _COPY_SIZE)
         writing.flush()
@@ -525,6 +527,8 @@ def _copy_into(descriptor: int, source: Path) -> None:
 
 def _overwrite(target: Path, source: Path) -> None:
     """Copy ``source`` into ``target``'s own inode (links, owner and mode stay), flushed."""
+    import shutil  # only writing needs it, not validate
+
     with open(source, "rb") as reading, open(target, "r+b") as writing:
         shutil.copyfileobj(reading, writing, _COPY_SIZE)
         writing.truncate()

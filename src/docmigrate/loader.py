@@ -38,6 +38,7 @@ from docmigrate.schema_walk import (
     Documents,
     iter_references,
     iter_subschemas,
+    non_local_references,
     schema_at,
 )
 from docmigrate.steps import STEP_ATTRIBUTE, StepSpec, describe_exit, spec_problem
@@ -393,8 +394,11 @@ def _reached_resources(
     A reference that leaves its document and names no resource (nor a metaschema) is a
     :class:`RemoteReferenceError` naming the file it is written in.
     """
+    draft_4 = draft_of(schema).name == "4"
+    if not non_local_references(schema, uri, draft_4=draft_4):
+        return {}  # it reaches nothing: no need to read the shipped metaschemas
     available = {**metaschemas(), **declared}
-    reached, dangling = reach(schema, uri, available, draft_of(schema).name == "4")
+    reached, dangling = reach(schema, uri, available, draft_4)
     if dangling is not None:
         source, reference, target = dangling
         raise RemoteReferenceError(

@@ -16,13 +16,14 @@ load error.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources as package_files
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import urldefrag, urlsplit
 
 from docmigrate import jsonio
@@ -46,9 +47,26 @@ class Resource:
 @functools.cache
 def metaschemas() -> Mapping[str, Resource]:
     """The metaschemas (and vocabularies) of drafts 4, 6, 7, 2019-09 and 2020-12, by URI."""
-    text = package_files.files("docmigrate.metaschemas").joinpath("metaschemas.json").read_text()
+    text = package_data("docmigrate.metaschemas", "metaschemas.json").decode("utf-8")
     documents: dict[str, Any] = json.loads(text)
     return MappingProxyType({uri: Resource(uri, doc, uri) for uri, doc in documents.items()})
+
+
+class _DataLoader(Protocol):
+    def get_data(self, path: str) -> bytes: ...
+
+
+def package_data(package: str, name: str) -> bytes:
+    """The bytes of the data file ``name`` shipped in ``package``, read through its loader.
+
+    As :func:`pkgutil.get_data` does (a folder or a zip alike), without importing
+    :mod:`importlib.resources`, which would cost a small validate more than it reads.
+    """
+    module = importlib.import_module(package)
+    if module.__spec__ is None or module.__file__ is None:
+        raise FileNotFoundError(f"package {package} has no loader that reads files")
+    loader = cast(_DataLoader, module.__spec__.loader)
+    return loader.get_data(os.path.join(os.path.dirname(module.__file__), name))
 
 
 def read_resources(folder: Path, family: str, table: Any) -> dict[str, Resource]:

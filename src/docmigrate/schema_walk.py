@@ -10,7 +10,7 @@ found wherever a validator could follow it, and a property that happens to be *n
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -140,7 +140,11 @@ def iter_references(
     root: Mapping[str, Any], base: str = "", *, draft_4: bool = False
 ) -> Iterator[Reference]:
     """Yield every string ``$ref``, ``$dynamicRef`` and ``$recursiveRef`` of ``root``."""
-    for sub in iter_subschemas(root, base, draft_4=draft_4):
+    return _references_in(iter_subschemas(root, base, draft_4=draft_4))
+
+
+def _references_in(subschemas: Iterable[Subschema]) -> Iterator[Reference]:
+    for sub in subschemas:
         for keyword in REFERENCE_KEYWORDS:
             value = sub.schema.get(keyword)
             if isinstance(value, str):
@@ -159,7 +163,7 @@ def non_local_references(
     subschemas = list(iter_subschemas(root, base, draft_4=draft_4))
     known = {urldefrag(s.base)[0] for s in subschemas} | {urldefrag(base)[0]}
     found = []
-    for reference in iter_references(root, base, draft_4=draft_4):
+    for reference in _references_in(subschemas):  # one walk of the schema, not two
         target = reference.target
         if target is not None and urldefrag(target)[0] not in known:
             found.append(reference)

@@ -13,12 +13,15 @@ out too, so that rewording them is not a change either.
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import inspect
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,10 +89,69 @@ def schema_fingerprint(
 def step_fingerprint(step: Step) -> str:
     """The sha256 of a step function's source text (its decorator line included)."""
     try:
-        source = inspect.getsource(step.function)
+        source = function_source(step.function)
     except (OSError, TypeError):
         source = repr(step.spec)
     return "sha256:" + hashlib.sha256(source.encode()).hexdigest()
+
+
+def function_source(function: Any) -> str:
+    """Exactly ``inspect.getsource(function)``, read off the syntax tree where that is cheaper.
+
+    inspect finds where a function ends with the pure-Python tokenizer, whose patterns cost
+    more to compile than loading the rest of a family. The syntax tree gives the same last
+    line whenever :func:`definition_end` can tell; otherwise inspect decides.
+    """
+    function = inspect.unwrap(function)
+    lines, start = inspect.findsource(function)
+    end = definition_end(lines, start, function)
+    if end is None:
+        return inspect.getsource(function)
+    return "".join(lines[start:end])
+
+
+def definition_end(lines: list[str], start: int, function: Any) -> int | None:
+    """Where inspect's block for the function defined at ``lines[start]`` ends, or None.
+
+    inspect ends the block at its last statement, or at a later comment indented at least
+    as deep as the body. So the answer is the definition's end in the syntax tree when
+    only blank lines and comments at column 0 follow it, up to code at column 0 or the end
+    of the file; None (ask inspect) for anything else: indented comments or code (nested
+    definitions), a backslash at the end, lambdas and whatever the tree does not show.
+    """
+    name = getattr(getattr(function, "__code__", None), "co_name", "<lambda>")
+    found = _definitions("".join(lines)).get(start + 1)
+    if found is None or found[0] != name:
+        return None
+    end = found[1]
+    if not lines[end - 1].endswith("\n") or lines[end - 1].rstrip("\r\n").endswith("\\"):
+        return None
+    for line in lines[end:]:
+        text = line.lstrip(" \t\f")
+        if text[:1] in ("\r", "\n") or line.startswith("#"):
+            continue  # a blank line, or a comment inspect leaves out (column 0)
+        at_column_0 = len(text) == len(line)
+        return end if at_column_0 and not text.startswith("\\") else None
+    return end
+
+
+@functools.lru_cache(maxsize=8)
+def _definitions(source: str) -> dict[int, tuple[str, int] | None]:
+    """Each function definition in ``source`` by its first line: its name and last line.
+
+    The first line is the first decorator's, as for ``co_firstlineno``; a line where two
+    definitions would start maps to None.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # inspect will decide
+        return {}
+    found: dict[int, tuple[str, int] | None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            found[first] = None if first in found else (node.name, node.end_lineno)
+    return found
 
 
 def step_key(step: Step) -> str:
@@ -129,8 +191,40 @@ def _target(reference: str, root: Any, stack: tuple[str, ...], bare: bool) -> An
 
 def _all_local(root: Any) -> bool:
     """Tell whether every ``$ref`` in ``root`` is a JSON Pointer inside it (so inlinable)."""
-    found = re.findall(r'"\$ref":\s*"([^"]*)"', canonical_text(root))
+    found = _reference_strings(root)
+    if found is None:  # not plain JSON data: read the references off its canonical text
+        found = _reference_strings_in_text(root)
     return all(ref.startswith("#/") for ref in found)
+
+
+def _reference_strings(root: Any) -> list[str] | None:
+    """The string values of ``$ref`` keys anywhere in ``root``; None if it is not plain JSON.
+
+    The same references :func:`_reference_strings_in_text` finds (and so its quirk: a key
+    ending in ``"$ref`` counts too), without writing the whole schema out as text.
+    """
+    found: list[str] = []
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    return None
+                if isinstance(value, str) and (key == "$ref" or key.endswith('"$ref')):
+                    found.append(value)
+                else:
+                    pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif not (node is None or isinstance(node, str | int | float | Decimal)):
+            return None
+    return found
+
+
+def _reference_strings_in_text(root: Any) -> list[str]:
+    """The ``$ref`` strings as they appear in the canonical text of ``root`` (escaped)."""
+    return re.findall(r'"\$ref":\s*"([^"]*)"', canonical_text(root))
 
 
 # -- reading and writing -------------------------------------------------------------------------
@@ -244,6 +338,8 @@ def _own_resources(family: Family, version: str) -> dict[str, Any]:
     reached = family_reach(
         schema, family.schema_uris[version], family.resources, draft_of(schema).name == "4"
     )
+    if not reached:  # the usual case: no need to read the shipped metaschemas
+        return {}
     shipped = metaschemas()
     return {
         uri: document
