@@ -12,6 +12,9 @@ their peak memory (max RSS of the child):
   ``check-jsonschema --schemafile`` on the same file;
 * ``docmigrate validate`` of 1,000 small files in one process vs check-jsonschema on the same
   1,000 files in one process;
+* under each validate row, the floor: a bare process that loads each file with orjson and
+  validates it with jsonschema-rs (no detection, no exact numbers, no report), against the
+  same check-jsonschema run: the highest ratio a Python validator could print there;
 * ``docmigrate upgrade`` 1.0 -> 1.1 of the big file into a folder vs the limit: orjson load +
   dump + write with the garbage collector off;
 * ``docmigrate import`` of the big 1.1 file into a new SQLite file (the whole command, which
@@ -477,15 +480,42 @@ def validate_rows(args: argparse.Namespace, folder: Path, dm: list[str], big: Pa
         ours = median([*dm, "validate", str(path)], repeat, streamed=streams)
         theirs = median([*cj, "--schemafile", s11, str(path)], repeat)
         show(title, ours, theirs, "check-jsonschema")
+        show_floor(median(floor_command(s11, [str(path)]), repeat), theirs)
     files = sorted(str(p) for p in small.iterdir())
     ours = median([*dm, "validate", str(small)], repeat)
     theirs = median([*cj, "--schemafile", s11, *files], repeat)
     show("validate 1,000 small files (one process)", ours, theirs, "check-jsonschema")
+    show_floor(median(floor_command(s11, files), repeat), theirs)
     # The per-file part alone, start-up left out: docmigrate's validate_file in a loop vs
     # the floor, orjson + jsonschema-rs on their own (floats: not exact, only a floor).
     ours = in_process("perfile.docmigrate", small, small, repeat)
     floor = in_process("perfile.floor", small, Path(s11), repeat)
     show("  per file only (in process, no start-up)", ours, floor, "orjson + jsonschema-rs")
+
+
+FLOOR = """
+import sys, orjson, jsonschema_rs
+schema = orjson.loads(open(sys.argv[1], "rb").read())
+validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+for name in sys.argv[2:]:
+    with open(name, "rb") as stream:
+        if not validator.is_valid(orjson.loads(stream.read())):
+            sys.exit(name + " is invalid")
+"""
+
+
+def floor_command(schema: str, files: list[str]) -> list[str]:
+    """A whole process that only loads each file with orjson and validates it with jsonschema-rs.
+
+    The least a Python validator's process can cost here (start-up, imports, parse, validate;
+    no detection, no exact numbers, no positions, no report): what a ratio can reach at most.
+    """
+    return [sys.executable, "-c", FLOOR, schema, *files]
+
+
+def show_floor(floor: dict[str, float], theirs: dict[str, float]) -> None:
+    """Print the floor's row against the same check-jsonschema run: the best ratio possible."""
+    show("  floor: one process, orjson + jsonschema-rs", floor, theirs, "check-jsonschema")
 
 
 def growth(args: argparse.Namespace, folder: Path, dm: list[str]) -> None:
