@@ -279,7 +279,7 @@ print(len(value), "msgspec" in sys.modules)
 @pytest.mark.parametrize(("size", "quick_used"), [(1000, False), (QUICK_MIN_SIZE, True)])
 def test_msgspec_imported_for_big_documents_only(size: int, quick_used: bool) -> None:
     """A fresh process parses a big document with msgspec, a small one without importing it."""
-    items = size // 8 + 1  # each item is 8 characters and a comma
+    items = size // 6 + 1  # each item is 6 characters and a comma
     document = ("[" + ",".join(['"-0 é"'] * items) + "]").encode()
     assert (len(document.decode()) >= QUICK_MIN_SIZE) is quick_used
     done = subprocess.run(
