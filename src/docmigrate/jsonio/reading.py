@@ -91,7 +91,9 @@ def _fast_load(text: str, raw: bytes | None = None) -> tuple[bool, JSONValue]:
     if len(text) >= QUICK_MIN_SIZE or _QUICK_MODULE in sys.modules:
         if raw is None:
             raw = text.encode("utf-8")
-        accepted, value = _quick_load(text, raw)
+        from docmigrate.jsonio.quick import quick_load  # imports msgspec: only when needed
+
+        accepted, value = quick_load(raw)
         if accepted:
             return True, value
     # msgspec not used, refused or doubted: the C scanner, then the exact parser, decide.
@@ -103,16 +105,6 @@ def _fast_load(text: str, raw: bytes | None = None) -> tuple[bool, JSONValue]:
     if not _checks_pass(text, 0, len(text), MAX_DEPTH, raw):
         return False, None
     return True, value
-
-
-def _quick_load(text: str, raw: bytes) -> tuple[bool, JSONValue]:
-    """Parse with msgspec and its checks (``raw``: the UTF-8 of ``text``), or (False, None)."""
-    from docmigrate.jsonio.quick import quick_load  # imports msgspec: only when reading
-
-    accepted, value = quick_load(raw)
-    if accepted and _checks_pass(text, 0, len(text), MAX_DEPTH, raw):
-        return True, value
-    return False, None
 
 
 def _load(data: str | bytes, source: str) -> tuple[JSONValue, str]:
