@@ -3,7 +3,8 @@
 A document such as ``{"version": "1.1", "production_runs": [run, run, ...]}`` is read from a
 binary file in chunks. :class:`RecordReader` finds the records array (the first array at one
 of the given pointers, through objects only), parses each record with the same fast parser
-and checks as :func:`~docmigrate.jsonio.loads`, and, after the array, reads the rest. The
+and checks as :func:`~docmigrate.jsonio.loads` (many at once with msgspec where the layout
+allows, see :class:`_Batches`), and, after the array, reads the rest. The
 *header* (the document with its records array empty) is parsed by the exact reader, so
 memory does not grow with the number of records.
 
