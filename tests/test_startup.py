@@ -91,6 +91,9 @@ def test_validate_imports_nothing_heavy(pipeline: str, tmp_path: Path) -> None:
     assert {"docmigrate.validation", "docmigrate.jsonio.reading", "jsonschema_rs"} <= modules
     assert pipeline != "streaming" or "docmigrate.streaming" in modules
     unused = HEAVY + LAZY if pipeline == "streaming" else HEAVY + LAZY + WRITING
+    if pipeline == "streaming":  # msgspec reads the records in batches, and imports textwrap
+        assert "msgspec" in modules
+        unused = tuple(name for name in unused if name != "textwrap")
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in unused))
     assert loaded == []
 

@@ -8,7 +8,8 @@ as a float. See ``docs/exact-json.md`` for the user-facing rules.
 Two parsers share the work. The fast one is the C scanner of :mod:`json` with hooks that refuse
 what it would otherwise let through; when it fails for any reason a slow, exact, iterative parser
 reads the text again to find the first problem and report its line and column. The slow parser
-is the specification; the fast one is an optimisation that must agree with it.
+is the specification; the fast one is an optimisation that must agree with it. Big texts go to
+msgspec first (:mod:`.quick`), with checks that decline whatever it would read differently.
 
 The package has one module per purpose: :mod:`.values` (the value type, limits, numbers),
 :mod:`.fast` and :mod:`.exact` (the two parsers), :mod:`.reading`, :mod:`.positions`

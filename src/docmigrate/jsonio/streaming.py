@@ -3,7 +3,8 @@
 A document such as ``{"version": "1.1", "production_runs": [run, run, ...]}`` is read from a
 binary file in chunks. :class:`RecordReader` finds the records array (the first array at one
 of the given pointers, through objects only), parses each record with the same fast parser
-and checks as :func:`~docmigrate.jsonio.loads`, and, after the array, reads the rest. The
+and checks as :func:`~docmigrate.jsonio.loads` (many at once with msgspec where the layout
+allows, see :class:`_Batches`), and, after the array, reads the rest. The
 *header* (the document with its records array empty) is parsed by the exact reader, so
 memory does not grow with the number of records.
 
@@ -56,7 +57,7 @@ class Record:
     costs several times as much.
     """
 
-    __slots__ = ("_end", "_place", "_start", "_text", "index", "value")
+    __slots__ = ("_batch", "_end", "_place", "_start", "_text", "index", "value")
 
     def __init__(
         self,
@@ -66,6 +67,7 @@ class Record:
         _text: str,
         _start: int,
         _end: int,
+        _batch: _Batch | None = None,
     ) -> None:
         self.value = value
         self.index = index
@@ -73,22 +75,33 @@ class Record:
         self._text = _text
         self._start = _start
         self._end = _end
+        self._batch = _batch  # read in a batch: the span is found when first asked for
 
     def __repr__(self) -> str:
         return f"Record(value={self.value!r}, index={self.index})"
 
+    def _span(self) -> tuple[int, int]:
+        if self._batch is not None:
+            self._start, self._end = self._batch.span(self.index)
+            self._batch = None
+        return self._start, self._end
+
     @property
     def text(self) -> str:
         """The record's text as it is in the file."""
-        return self._text[self._start : self._end]
+        start, end = self._span()
+        return self._text[start:end]
 
     def has_text(self, part: str) -> bool:
         """Tell whether ``part`` occurs in the record's text (without copying it)."""
-        return self._text.find(part, self._start, self._end) >= 0
+        if self._batch is not None and not self._batch.has_text(part):
+            return False  # not in the batch's text: not in the record's (spans not needed)
+        start, end = self._span()
+        return self._text.find(part, start, end) >= 0
 
     def positions(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
         """Place paths relative to the record (``[]``: the record) in the file, in one pass."""
-        line, column = self._place(self._start)  # lines are counted only when asked for
+        line, column = self._place(self._span()[0])  # lines are counted only when asked for
         return [
             (line, column + found - 1) if at == 1 else (line + at - 1, found)
             for at, found in locate_all(self.text, paths)
@@ -277,8 +290,17 @@ class RecordReader:
         escape = -1  # where the next "\\u" of the buffer is (-1: none after ``index``)
         checked: str | None = None  # the buffer ``escape`` was found in
         place = self._place
+        batches = _Batches(limit)
         while True:
             buffer = self._buffer
+            read = batches.read(buffer, index, number)
+            if read is not None:
+                values, batch = read
+                for value in values:
+                    yield Record(value, number, place, buffer, -1, -1, batch)
+                    number += 1
+                index = self._next_char(batch.next_index)  # may read on: the batch is done
+                continue
             try:
                 value, end = scan(buffer, index)
             except (StopIteration, ValueError, RecursionError) as error:
@@ -301,6 +323,7 @@ class RecordReader:
             ):
                 raise NotStreamable("a record nests too deep or holds a lone surrogate")
             yield Record(value, number, place, buffer, index, end)
+            batches.learn(buffer, index, end)
             if separator.group(1) == "]":
                 self._close(separator.start(1))
                 return
@@ -343,6 +366,101 @@ class RecordReader:
         lines = self.prefix.count("\n")
         column = len(self.prefix) - self.prefix.rfind("\n")
         return Header(value, text, (lines + 1, column), self._closing)
+
+
+class _Batch:
+    """Records read at once: where they are in the buffer, and where the next one starts.
+
+    It holds no value: a record kept by the caller keeps its own value alive, not the batch's.
+    """
+
+    def __init__(self, buffer: str, start: int, count: int, first: int, next_index: int) -> None:
+        self.next_index = next_index  # where the record after the batch starts (or whitespace)
+        self._count = count
+        self._buffer = buffer
+        self._start = start  # where the first record starts
+        self._first = first  # its index in the records array
+        self._spans: list[tuple[int, int]] = []
+        self._found: dict[str, bool] = {}
+
+    def has_text(self, part: str) -> bool:
+        """Whether ``part`` occurs in the batch's text (asked once per part and batch)."""
+        found = self._found.get(part)
+        if found is None:
+            end = self.next_index
+            found = self._found[part] = self._buffer.find(part, self._start, end) >= 0
+        return found
+
+    def span(self, index: int) -> tuple[int, int]:
+        """Start and end in the buffer of the record at ``index`` in the records array.
+
+        Found only when asked (an invalid record's positions, an upgrade's escapes) by the
+        hook-free C scanner, whose ends are those of the parsers that read the records.
+        """
+        if not self._spans:
+            scan = _plain_decoder().scan_once  # type: ignore[attr-defined]
+            start = self._start
+            for _ in range(self._count):
+                end = scan(self._buffer, start)[1]
+                self._spans.append((start, end))
+                separator = _AFTER_RECORD.match(self._buffer, end)
+                start = separator.end() if separator is not None else end
+        return self._spans[index - self._first]
+
+
+class _Batches:
+    r"""Many records at once with msgspec, cut after a line that closed a record before.
+
+    Pretty-printed records all end with the same line, e.g. ``"\n    }"`` (the *marker*,
+    learnt from a record read one at a time). The stretch of the buffer from a record's start
+    to the last marker followed by ``,`` is parsed as ``"[" + stretch + "]"`` by msgspec
+    (with the checks that make it exact, :mod:`.quick`). When that succeeds, the stretch is a
+    sequence of whole values separated by commas, ending with the ``}`` of the last: JSON
+    reads each token knowing only what came before (LL(1)), so the records array, read from
+    the same start in the same state (a value of an array expected), reads exactly these
+    values, and the ``,`` after the stretch goes on with the next record. A cut inside a
+    record or a string leaves an unclosed value: msgspec refuses it, and the stretch is read
+    one record at a time, as is anything msgspec or a check declines.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit  # the deepest a record may nest
+        self._marker = ""  # "" until learnt: no batches
+        self._separator = ""  # the marker and its comma
+        self._declined = -1  # the stretch before this index is read record by record
+        self._declined_in: str | None = None  # in this buffer
+
+    def learn(self, buffer: str, start: int, end: int) -> None:
+        """Learn the marker from a record read one at a time (once)."""
+        if self._marker or buffer[end - 1] != "}":
+            return
+        line = buffer.rfind("\n", start, end)
+        if line >= 0 and not buffer[line + 1 : end - 1].strip(" \t"):
+            self._marker = buffer[line:end]
+            self._separator = self._marker + ","
+
+    def read(self, buffer: str, index: int, first: int) -> tuple[list[JSONValue], _Batch] | None:
+        """The records from ``index`` (numbered from ``first``) to the last marker, or None."""
+        if not self._marker or (buffer is self._declined_in and index < self._declined):
+            return None
+        from docmigrate.jsonio.quick import quick_load  # imports msgspec: only when streaming
+
+        last = buffer.rfind(self._separator, index)
+        if last < 0:
+            self._decline(buffer, len(buffer))
+            return None
+        cut = last + len(self._marker)
+        raw = b"[" + buffer[index:cut].encode("utf-8") + b"]"
+        accepted, values = quick_load(raw, self._limit + 1)  # a level more: the "[" "]"
+        if not accepted or not isinstance(values, list):
+            self._decline(buffer, cut)
+            return None
+        after = _skip_ws(buffer, cut + 1)  # after the comma
+        return values, _Batch(buffer, index, len(values), first, after)
+
+    def _decline(self, buffer: str, until: int) -> None:
+        """Read record by record up to ``until`` in this buffer."""
+        self._declined_in, self._declined = buffer, until
 
 
 def _find_records(
