@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import distributed
 import psutil
 import pytest
@@ -613,6 +614,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
 
 
+def _waking_callbacks(dask_worker: distributed.Worker) -> tuple[set[str], float]:
+    """Which of a worker's periodic callbacks run (of heartbeat, tick, profile), and the tick."""
+    running = {name for name, c in dask_worker.periodic_callbacks.items() if c.is_running()}
+    tick = dask.utils.parse_timedelta(dask.config.get("distributed.admin.tick.interval"))
+    return running & {"heartbeat", "tick", "profile"}, tick
+
+
 @pytest.mark.usefixtures("clean_environment")
 def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server() -> None:
     """Connection(local:2) starts while the caller goes on; workers forked, no malloc trimming."""
@@ -624,6 +632,7 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
         client, _ = connection.wait()
         pids = client.run(os.getpid)
         trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        waking = client.run(_waking_callbacks)
         server = workers[0].parent()
         assert server is not None
         preloaded = " ".join(server.cmdline())
@@ -635,6 +644,8 @@ def test_a_local_cluster_starts_in_the_background_from_a_preloaded_fork_server()
     # The allocator is set up as in the local pool's workers (Dask's trimming is slower).
     assert list(trim.values()) == [None, None]
     assert "MALLOC_TRIM_THRESHOLD_" not in server_environ
+    # No profiler waking every 10 ms, nor a tick every 20 ms, to take the GIL from the work.
+    assert list(waking.values()) == [({"heartbeat", "tick"}, 1.0)] * 2
     for worker in workers:  # stopped with the connection
         assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
