@@ -174,8 +174,14 @@ def clear(scratch: Path) -> None:
 
 
 def timed_run(command: list[str], options: list[str], scratch: Path) -> tuple[Run, bytes]:
-    """Run one command from a clean slate; return what it measured and what it printed."""
+    """Run one command from a clean slate; return what it measured and what it printed.
+
+    The disk is synced first, so that what the last run wrote (and removing it) is not
+    written back during this one: upgrades fsync every file, and on small files the leftover
+    writeback of the run before decided the ratios more than the executors did.
+    """
     clear(scratch)
+    os.sync()
     started = time.perf_counter()
     process = subprocess.Popen(
         [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
