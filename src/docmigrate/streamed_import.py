@@ -59,6 +59,7 @@ from docmigrate.streaming import (
     plan_reason,
     record_validator,
     start_pass,
+    with_retries,
 )
 
 __all__ = ["ImportSettings", "StreamedImport", "import_stream"]
@@ -96,15 +97,10 @@ def import_stream(
     Raises NotStreamable (with nothing written) when the file must be imported in memory,
     and OSError (``FileTooLargeError`` included) when it cannot be read.
     """
-    known: Any = None
-    for _attempt in range(2):
-        try:
-            return _import_pass(path, registry, store, settings, known)
-        except Retry as retry:
-            known = retry.header
-        except NotBatchable as reason:
-            raise NotStreamable(str(reason)) from None
-    raise NotStreamable("the header kept changing what was assumed")
+    try:
+        return with_retries(lambda known, _: _import_pass(path, registry, store, settings, known))
+    except NotBatchable as reason:
+        raise NotStreamable(str(reason)) from None
 
 
 def _import_pass(

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from docmigrate import jsonio
 from docmigrate.deadline import Expired, time_limit
@@ -274,13 +274,9 @@ def validate_stream(
     Raises ``FileTooLargeError`` (an OSError) past ``max_file_size`` bytes and OSError when
     the file cannot be read.
     """
-    known: Any = None
-    for _attempt in range(2):
-        try:
-            return _validate_pass(path, registry, family_name, max_file_size, known)
-        except Retry as retry:
-            known = retry.header
-    raise NotStreamable("the header kept changing what was assumed")
+    return with_retries(
+        lambda known, _: _validate_pass(path, registry, family_name, max_file_size, known)
+    )
 
 
 class Retry(Exception):
@@ -290,6 +286,32 @@ class Retry(Exception):
         super().__init__("run the pass again")
         self.header = header
         self.ensure_ascii = ensure_ascii
+
+
+_Passed = TypeVar("_Passed")
+
+
+def with_retries(
+    one_pass: Callable[[Any, bool | None], _Passed],
+    *,
+    attempts: int = 2,
+    ensure_ascii: bool | None = None,
+) -> _Passed:
+    """Run ``one_pass(known, ensure_ascii)``, again with what each :class:`Retry` taught.
+
+    ``known`` is the whole header once a pass has read it (None at first); ``ensure_ascii``
+    starts as given and follows the last retry that decided it. NotStreamable after
+    ``attempts`` passes that each had to start again.
+    """
+    known: Any = None
+    for _attempt in range(attempts):
+        try:
+            return one_pass(known, ensure_ascii)
+        except Retry as retry:
+            known = retry.header
+            if retry.ensure_ascii is not None:
+                ensure_ascii = retry.ensure_ascii
+    raise NotStreamable("the header kept changing what was assumed")
 
 
 def open_limited(path: Path, max_file_size: int | None) -> BinaryIO:
@@ -439,16 +461,13 @@ def upgrade_stream(
     an input that is valid). Raises NotStreamable when the file must go the in-memory way,
     :class:`~docmigrate.exceptions.StepTimeoutError`, and OSError for reading problems.
     """
-    known: Any = None
-    ensure_ascii = settings.ensure_ascii
-    for _attempt in range(3):
-        try:
-            return _upgrade_pass(path, registry, settings, output, known, ensure_ascii)
-        except Retry as retry:
-            known = retry.header
-            if retry.ensure_ascii is not None:
-                ensure_ascii = retry.ensure_ascii
-    raise NotStreamable("the header kept changing what was assumed")
+    return with_retries(
+        lambda known, ensure_ascii: _upgrade_pass(
+            path, registry, settings, output, known, ensure_ascii
+        ),
+        attempts=3,
+        ensure_ascii=settings.ensure_ascii,
+    )
 
 
 class _Invalid(Exception):
