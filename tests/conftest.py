@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     with fresh_postgres_database(postgres_server_url()) as url:
         yield url
+
+
+def wait_for_marker(
+    marker: Path, timeout: float, process: subprocess.Popen[Any] | None = None
+) -> bool:
+    """Wait until ``marker`` exists (a step wrote it: the work is under way).
+
+    False when ``timeout`` seconds pass first, or ``process`` ends before writing it: a fault
+    injected then would not land mid-work, so the caller asserts on the answer.
+    """
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if time.monotonic() > deadline or (process is not None and process.poll() is not None):
+            return False
+        time.sleep(0.005)
+    return True

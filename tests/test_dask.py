@@ -29,7 +29,7 @@ import dask
 import distributed
 import psutil
 import pytest
-from conftest import HISTORY_DATA, FamilyMaker, simple_schema
+from conftest import HISTORY_DATA, FamilyMaker, simple_schema, wait_for_marker
 from test_cli import run
 
 import docmigrate
@@ -431,9 +431,7 @@ def test_a_worker_killed_from_outside_mid_run_leaves_files_whole(
     killed: dict[str, float] = {}
 
     def kill_one_worker() -> None:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
+        killed["started"] = wait_for_marker(tmp_path / "started", 30)
         time.sleep(rng.uniform(0, 0.4))
         os.kill(rng.choice(pids), signal.SIGKILL)
         killed["at"] = time.monotonic()
@@ -446,7 +444,8 @@ def test_a_worker_killed_from_outside_mid_run_leaves_files_whole(
     ended = time.monotonic()
     killer.join()
 
-    assert killed["at"] < ended  # the kill landed while the run was going on
+    assert killed["started"]  # the kill landed after the work began, and before it ended
+    assert killed["at"] < ended
     assert code == 0, out
     assert "40 files: " in out and "0 failed" in out
     for index, path in enumerate(sorted(folder.glob("*.json"))):  # whole, and upgraded once
@@ -967,10 +966,10 @@ def test_a_lost_scheduler_says_how_far_the_run_got_and_a_rerun_finishes(
         with distributed.Client(address, timeout=30, set_as_default=False) as client:
             client.wait_for_workers(1, timeout=60)
 
+        started: list[bool] = []
+
         def kill_scheduler() -> None:
-            deadline = time.monotonic() + 60
-            while not (tmp_path / "started").exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            started.append(wait_for_marker(tmp_path / "started", 60))
             time.sleep(0.5)
             scheduler.send_signal(signal.SIGKILL)
 
@@ -993,6 +992,7 @@ def test_a_lost_scheduler_says_how_far_the_run_got_and_a_rerun_finishes(
         _stop(scheduler)
         _stop(worker)
 
+    assert started == [True]  # the scheduler was killed with the run under way
     assert code == 2 and out == ""
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"docmigrate: error: lost the Dask scheduler at {address} after ")
@@ -1261,9 +1261,7 @@ def test_a_worker_killed_during_a_postgres_import_stores_every_file_once(
 
     def kill_one_worker() -> None:
         rng = random.Random(kill)
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
+        killed["started"] = wait_for_marker(tmp_path / "started", 30)
         time.sleep(rng.uniform(0, 0.3))
         os.kill(rng.choice(pids), signal.SIGKILL)
         killed["at"] = time.monotonic()
@@ -1287,7 +1285,8 @@ def test_a_worker_killed_during_a_postgres_import_stores_every_file_once(
         assert int((tmp_path / "killed-by-step").read_text()) != os.getpid()
     else:
         killer.join()
-        assert killed["at"] < ended  # the kill landed while the run was going on
+        assert killed["started"]  # the kill landed after the work began, and before it ended
+        assert killed["at"] < ended
 
     assert code == 0, out
     # A file whose import committed on the killed worker before its result came back is run

@@ -15,7 +15,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from decimal import Decimal
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 from backends import fresh_postgres_database, postgres_server_url
-from conftest import FamilyMaker, items_family, sleeping_family
+from conftest import FamilyMaker, items_family, sleeping_family, wait_for_marker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
@@ -434,10 +433,7 @@ with open_store({str(db)!r}) as store:
 """
     process = subprocess.Popen([sys.executable, "-c", script])
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        assert wait_for_marker(marker, 60, process)
         journal = Path(f"{db}-journal")
         assert journal.stat().st_size > 0  # batches were written, not yet committed
         process.send_signal(signal.SIGKILL)

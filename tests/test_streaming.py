@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FamilyMaker, items_family, sleeping_family
+from conftest import FamilyMaker, items_family, sleeping_family, wait_for_marker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli import run as _cli
@@ -438,10 +437,7 @@ commands.upgrade_file(commands.UpgradeJob(path, path.parent, Path({str(out / "nu
 """
     process = subprocess.Popen([sys.executable, "-c", script])
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        assert wait_for_marker(marker, 60, process)
         leftovers = list(out.iterdir())
         assert [p.name.endswith(TEMP_SUFFIX) for p in leftovers] == [True]  # mid-stream
         process.send_signal(signal.SIGKILL)
